@@ -1,0 +1,69 @@
+"""``Authorization: Bearer <token>``: an API key (external consumers) or a JWT id_token from the
+configured identity provider (internal consumers)."""
+
+from __future__ import annotations
+
+import functools
+
+import jwt
+from django.conf import settings
+from rest_framework import authentication, exceptions
+
+from accounts.models import User
+from accounts.services import API_KEY_PREFIX, api_key_authenticate
+
+
+@functools.cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, timeout=5)
+
+
+def _jwt_user(token: str) -> User:
+    if not settings.JWT_ISSUER or not (settings.JWT_PUBLIC_KEY or settings.JWT_JWKS_URL):
+        raise exceptions.AuthenticationFailed("Invalid API key.")
+    try:
+        if settings.JWT_JWKS_URL:
+            key = _jwks_client(settings.JWT_JWKS_URL).get_signing_key_from_jwt(token).key
+        else:
+            key = settings.JWT_PUBLIC_KEY
+        claims = jwt.decode(
+            token,
+            key=key,
+            algorithms=settings.JWT_ALGORITHMS,
+            issuer=settings.JWT_ISSUER,
+            audience=settings.JWT_AUDIENCE or None,
+            options={"require": ["exp", "iss", "sub"]},
+        )
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise exceptions.AuthenticationFailed(f"Invalid id_token: {exc.__class__.__name__}.") from None
+    username = claims.get(settings.JWT_USER_CLAIM)
+    if not isinstance(username, str) or not username:
+        raise exceptions.AuthenticationFailed(f"The id_token has no {settings.JWT_USER_CLAIM} claim.")
+    user = User.objects.select_related("organisation").filter(username=username, is_active=True).first()
+    if user is None:
+        raise exceptions.AuthenticationFailed("The id_token names no active user of this platform.")
+    return user
+
+
+class BearerAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != b"bearer":
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Give one token after Bearer.")
+        try:
+            token = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("The token is not ASCII.") from None
+        if token.startswith(f"{API_KEY_PREFIX}_"):
+            user = api_key_authenticate(raw=token)
+            if user is None:
+                raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+            return user, "api_key"
+        return _jwt_user(token), "jwt"
+
+    def authenticate_header(self, request):
+        return self.keyword

@@ -1,0 +1,82 @@
+"""Fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
+from tests.factories import make_organisation, make_user
+
+
+@pytest.fixture
+def org(db):
+    return make_organisation()
+
+
+@pytest.fixture
+def other_org(db):
+    return make_organisation()
+
+
+@pytest.fixture
+def platform_admin(org):
+    return make_user(org, is_platform_admin=True)
+
+
+@pytest.fixture
+def designer(org):
+    return make_user(org, is_designer=True)
+
+
+@pytest.fixture
+def member(org):
+    return make_user(org)
+
+
+@pytest.fixture
+def outsider(other_org):
+    return make_user(other_org, is_designer=True)
+
+
+def api_client_for(user) -> APIClient:
+    """An API client that authenticates as ``user`` with a real API key."""
+    client = APIClient()
+    if user is not None:
+        _, raw = api_key_create(user=user, name="test")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return api_client_for
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_session(django_db_setup, django_db_blocker):
+    """A real Celery worker consuming from the configured broker (the filesystem broker by
+    default, Redis when REDIS_URL is set), in threads of this process, against the file-based
+    test database. Tests that use it need ``django_db(transaction=True)``, so that what they
+    write is committed and visible to the worker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from integrations_platform.celery import app
+
+    app.conf.task_always_eager = False
+    with django_db_blocker.unblock():
+        app.control.purge()
+        with start_worker(
+            app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+        ) as worker:
+            yield worker
+
+
+@pytest.fixture
+def celery_worker(celery_worker_session, transactional_db):
+    return celery_worker_session
