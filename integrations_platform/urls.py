@@ -9,6 +9,10 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include("connectors.api.urls")),
+    path("", include("connections.api.urls")),
+    path("", include("accesscontrol.api.urls")),
+    path("", include("invocations.api.urls")),
 ]
 
 urlpatterns = [
