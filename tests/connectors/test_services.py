@@ -176,7 +176,7 @@ def test_base_url_may_hold_variable_placeholders(org, platform_admin):
 def test_many_methods_are_stored_in_a_few_queries(org, platform_admin):
     text = as_text(big_spec(900))
     with CaptureQueriesContext(db_connection) as queries:
-        connector, version = create(org, platform_admin, schema_text=text)
+        connector, _ = create(org, platform_admin, schema_text=text)
     assert connector.operations.count() == 900
     assert len(queries) < 30, len(queries)
 
