@@ -222,6 +222,12 @@ class ConnectorAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         if any(formset.has_changed() for formset in formsets):
             connector_touch(connector=form.instance, actor=request.user, reason="auth scheme configs edited")
 
+    def get_deleted_objects(self, objs, request):
+        # Deleting a connector takes its versions, methods and auth schemes with it (the service
+        # decides); those have no delete right of their own in the admin.
+        deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
     def delete_model(self, request, obj):
         connector_delete(connector=obj, actor=request.user)
 
