@@ -53,7 +53,7 @@ def test_safe_ids_keep_their_name_before_repaired_ones_take_one():
 
 def test_long_names_are_cut_to_64_and_stay_unique():
     long_id = "x" * 100
-    names, warnings = names_of({"/a": get(long_id), "/b": get(long_id), "/c": get("y" * 64)})
+    names, _warnings = names_of({"/a": get(long_id), "/b": get(long_id), "/c": get("y" * 64)})
     assert names[0] == "x" * 64
     assert names[1] == "x" * 62 + "_2"
     assert names[2] == "y" * 64
@@ -572,3 +572,14 @@ paths:
     result = parse_schema(text)
     assert [o.name for o in result.operations] == ["listPets"]
     assert result.operations[0].input_schema["properties"]["limit"] == {"type": ["integer", "null"]}
+
+
+def test_invalid_schema_keywords_are_removed_with_a_warning():
+    # Seen in a published description: a property written as {"type": {...a schema...}}.
+    schema = {"type": "object", "properties": {"kind": {"type": {"type": "string"}}, "ok": {"type": "string"}}}
+    paths = {"/a": {"post": {"operationId": "a", "requestBody": {"content": {"application/json": {"schema": schema}}}}}}
+    result = parse(openapi3(paths, version="3.1.0"))
+    body = result.operations[0].input_schema["properties"]["body"]
+    assert body["properties"] == {"kind": {}, "ok": {"type": "string"}}
+    assert any(w.startswith("at /paths/~1a/post: an input schema had 'type'") for w in result.warnings)
+    jsonschema.Draft202012Validator.check_schema(result.operations[0].input_schema)
