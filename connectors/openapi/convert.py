@@ -27,7 +27,8 @@ _DEF_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class SchemaConverter:
     """Converts the schemas of one input schema; collects the ``$defs`` they need."""
 
-    def __init__(self, *, document: dict, origins: dict[int, str], dialect: str, warnings: list[str]):
+    def __init__(self, *, document: dict, origins: dict[int, str], dialect: str, warnings: list[str], where: str = "/"):
+        self.where = where
         self.document = document
         self.origins = origins
         self.legacy = dialect in ("2.0", "3.0")  # OpenAPI 3.0 / Swagger 2.0 schema dialect
@@ -98,9 +99,55 @@ class SchemaConverter:
                 out[key] = value
             else:
                 out[key] = self._convert(value, depth + 1)
+        for key in _invalid_keywords(out):
+            self.warnings.append(
+                f"at {self.where}: an input schema had {key!r} = {_short(out[key])}, "
+                "which is not valid JSON Schema; removed"
+            )
+            del out[key]
         if self.legacy:
             _translate_legacy(out)
         return out
+
+
+_SIMPLE_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null", "file"})
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_VALUES = ("not", "additionalProperties", "items", "contains", "propertyNames", "if", "then", "else")
+
+
+def _is_schema(value) -> bool:
+    return type(value) is dict or type(value) is bool
+
+
+def _invalid_keywords(out: dict) -> list[str]:
+    """Keywords whose value no JSON Schema validator would accept (seen in published documents)."""
+    bad = []
+    kind = out.get("type")
+    if kind is not None and not (
+        (type(kind) is str and kind in _SIMPLE_TYPES)
+        or (type(kind) is list and kind and all(type(k) is str and k in _SIMPLE_TYPES for k in kind))
+    ):
+        bad.append("type")
+    required = out.get("required")
+    if required is not None and not (type(required) is list and all(type(r) is str for r in required)):
+        bad.append("required")
+    for key in ("properties", "patternProperties", "$defs", "definitions"):
+        if key in out and not (type(out[key]) is dict and all(_is_schema(v) for v in out[key].values())):
+            bad.append(key)
+    for key in _SCHEMA_LISTS:
+        if key in out and not (type(out[key]) is list and out[key] and all(_is_schema(v) for v in out[key])):
+            bad.append(key)
+    for key in _SCHEMA_VALUES:
+        if key in out and not _is_schema(out[key]) and not (key == "items" and type(out[key]) is list):
+            bad.append(key)
+    if "enum" in out and type(out["enum"]) is not list:
+        bad.append("enum")
+    return bad
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _safe_lookup(document, pointer: str):

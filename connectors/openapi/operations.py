@@ -91,7 +91,9 @@ def collect_operations(document: dict, *, version: str, warnings: list[str], max
     result = []
     for (path, method, operation, item), parts, name in zip(raw_ops, resolved, operation_names, strict=True):
         where = ("paths", path, method)
-        converter = SchemaConverter(document=document, origins=origins, dialect=dialect, warnings=warnings)
+        converter = SchemaConverter(
+            document=document, origins=origins, dialect=dialect, warnings=warnings, where=_where(*where)
+        )
         builder = _InputBuilder(converter, where, warnings)
         params = _merge_parameters(parts["path_parameters"], parts["parameters"], where, warnings)
         if swagger:
