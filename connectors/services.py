@@ -93,6 +93,8 @@ _OPERATION_FIELDS = (
     "servers",
 )
 _BULK_BATCH = 500
+# bulk_update writes one CASE per field over the batch, which costs batch² on SQLite: keep it small.
+_BULK_UPDATE_BATCH = 100
 
 
 # --- Validation helpers ------------------------------------------------------------------------
@@ -529,13 +531,15 @@ def connector_import_schema(
         incoming = {(r["method"], r["path"]): r for r in rows.operations}
         added = [_key(*k) for k in incoming if k not in existing]
         removed = [_key(*k) for k in existing if k not in incoming]
-        changed_ops: list[Operation] = []
+        # (operation, {field: new value}) for the operations kept whose definition changed.
+        changed_ops: list[tuple[Operation, dict]] = []
         for k, row in incoming.items():
             op = existing.get(k)
             if op is None:
                 continue
-            if any(getattr(op, f) != row[f] for f in _OPERATION_FIELDS):
-                changed_ops.append((op, row))
+            diff = {f: row[f] for f in _OPERATION_FIELDS if getattr(op, f) != row[f]}
+            if diff:
+                changed_ops.append((op, diff))
         changed = [_key(op.method, op.path) for op, _ in changed_ops]
 
         auth_existing = set(connector.auth_schemes.values_list("scheme_name", flat=True))
@@ -561,19 +565,15 @@ def connector_import_schema(
         if removed_ids:
             Operation.objects.filter(pk__in=removed_ids).delete()
         # Names stay unique at every step: changed names go through a temporary unique name first.
-        renamed = [op for op, row in changed_ops if op.name != row["name"]]
+        renamed = [op for op, diff in changed_ops if "name" in diff]
         if renamed:
             for op in renamed:
                 op.name = f"~{op.pk}"[:64]
-            Operation.objects.bulk_update(renamed, ["name"], batch_size=_BULK_BATCH)
-        for op, row in changed_ops:
-            for f in _OPERATION_FIELDS:
-                setattr(op, f, row[f])
-            op.updated_in_version = version
-        if changed_ops:
-            Operation.objects.bulk_update(
-                [op for op, _ in changed_ops], [*_OPERATION_FIELDS, "updated_in_version"], batch_size=_BULK_BATCH
-            )
+            Operation.objects.bulk_update(renamed, ["name"], batch_size=_BULK_UPDATE_BATCH)
+        # One small UPDATE per changed operation, of the changed fields only: on SQLite and
+        # PostgreSQL this beats bulk_update's CASE expressions, which grow with batch × fields.
+        for op, diff in changed_ops:
+            Operation.objects.filter(pk=op.pk).update(**diff, updated_in_version=version)
         Operation.objects.bulk_create(
             [
                 Operation(connector=connector, first_version=version, updated_in_version=version, **incoming[k])
