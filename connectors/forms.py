@@ -122,6 +122,13 @@ class ConnectorChangeForm(forms.ModelForm):
         model = Connector
         fields = ["name", "description", "base_url", "documentation_url", "icon_url", "enabled", "variables"]
 
+    def _get_validation_exclusions(self):
+        # The URL fields are checked by the service, which allows {name} placeholders of
+        # connection variables; the model's URLField validator would refuse them.
+        exclude = super()._get_validation_exclusions()
+        exclude.update({"base_url", "documentation_url", "icon_url"})
+        return exclude
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk and not self.errors:

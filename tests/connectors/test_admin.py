@@ -173,6 +173,18 @@ def test_hostile_schemas_get_a_form_error_next_to_the_schema_and_nothing_saved(
     assert counts() == (0, 0, 0, 0)
 
 
+def test_schema_errors_say_where(admin_client_for, platform_admin, org):
+    response = admin_client_for(platform_admin).post(
+        ADD, form_data(org, openapi_schema='{"openapi": "3.0.3",\n  "info": [')
+    )
+    message = " ".join(response.context["form"].errors["openapi_schema"])
+    assert "line 2" in message and "column" in message
+    response = admin_client_for(platform_admin).post(ADD, form_data(org, openapi_schema=hostile("remote_ref")))
+    message = " ".join(response.context["form"].errors["openapi_schema"])
+    assert "/paths/" in message and "evil.example.com" in message
+    assert response.content.decode().count("errorlist") >= 1
+
+
 def test_a_50_mb_upload_is_a_form_error(admin_client_for, platform_admin, org):
     upload = SimpleUploadedFile("big.json", hostile("fifty_megabytes").encode(), content_type="application/json")
     response = admin_client_for(platform_admin).post(ADD, {**form_data(org, openapi_schema=""), "schema_file": upload})
@@ -320,12 +332,18 @@ def test_saving_the_connector_page_updates_fields_variables_and_connections(
     assert connector.variables == connection.variables == [{"name": "tenant", "value": "acme"}]
     assert [s.scheme_name for s in connector.auth_schemes.order_by("position")] == ["bearer", "api_key"]
 
+    data["base_url"] = "https://{tenant}.example.com"
+    response = admin_client_for(platform_admin).post(change_url(connector), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    connector.refresh_from_db()
+    assert connector.base_url == "https://{tenant}.example.com"
+
     data["base_url"] = "javascript:alert(1)"
     response = admin_client_for(platform_admin).post(change_url(connector), data)
     assert response.status_code == 200
     assert "base_url" in response.context["adminform"].form.errors
     connector.refresh_from_db()
-    assert connector.base_url == "https://pets.example.com/v2"
+    assert connector.base_url == "https://{tenant}.example.com"
 
 
 # --- Import a new version ----------------------------------------------------------------------
