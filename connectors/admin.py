@@ -327,6 +327,7 @@ class OperationAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     list_per_page = 100
     ordering = ["connector", "tag", "path", "method"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # facet counts would cost a count per tag
     fields = [
         "connector",
         "method",
