@@ -27,5 +27,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# Real published OpenAPI specifications for the tests and benchmarks, fetched once into var/specs.
+specs: $(STAMP)
+	$(PY) bench/fetch_specs.py
+
 clean:
 	rm -rf var

@@ -34,9 +34,7 @@ def organisation_ensure_company_group(*, organisation: Organisation) -> Group:
     if organisation.members_group_id:
         return organisation.members_group
     group, _ = Group.objects.get_or_create(name=f"{organisation.slug}: everyone")
-    OrganisationGroup.objects.update_or_create(
-        group=group, defaults={"organisation": organisation, "is_company": True}
-    )
+    OrganisationGroup.objects.update_or_create(group=group, defaults={"organisation": organisation, "is_company": True})
     organisation.members_group = group
     organisation.save(update_fields=["members_group"])
     return group

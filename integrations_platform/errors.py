@@ -30,8 +30,7 @@ class ApplicationError(Exception):
         super().__init__(message)
         self.message = message
         self.field_errors = {
-            key: [value] if isinstance(value, str) else list(value)
-            for key, value in (field_errors or {}).items()
+            key: [value] if isinstance(value, str) else list(value) for key, value in (field_errors or {}).items()
         }
         if status_code is not None:
             self.status_code = status_code

@@ -27,14 +27,10 @@ PRODUCTION = DJANGO_ENV == "production"
 
 if PRODUCTION:
     missing = [
-        name
-        for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS")
-        if not env.str(name, default="")
+        name for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS") if not env.str(name, default="")
     ]
     if missing:
-        raise ImproperlyConfigured(
-            f"DJANGO_ENV=production needs these environment variables: {', '.join(missing)}"
-        )
+        raise ImproperlyConfigured(f"DJANGO_ENV=production needs these environment variables: {', '.join(missing)}")
     _dev = {}
 else:
     _dev = devsecrets.load_or_create(VAR_DIR / "dev-secrets.json")
@@ -69,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "encrypted_model_fields",
+    "integrations_platform",
     "accounts",
     "audit",
     "connectors",
@@ -156,6 +153,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -170,9 +168,7 @@ OPENAPI_MAX_YAML_ALIASES = env.int("OPENAPI_MAX_YAML_ALIASES", default=1000)
 OPENAPI_MAX_OPERATIONS = env.int("OPENAPI_MAX_OPERATIONS", default=20000)
 # Django's request size limit sits above the schema limit, so that an oversized schema reaches
 # the form (and gets a form error) instead of a bare 400 page.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
-    "DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * OPENAPI_MAX_SCHEMA_BYTES + 1024 * 1024
-)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * OPENAPI_MAX_SCHEMA_BYTES + 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=20000)
 
@@ -233,12 +229,13 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = "filesystem://"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         "polling_interval": 0.05,
     }
