@@ -11,11 +11,20 @@ empty post) is not needed for that answer and is skipped for it alone.
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 
-ADMIN_PREFIX = "/admin/connectors/connector/"
+# Only the views that take a schema, and that check the flag and then save nothing.
+FORM_SUFFIXES = ("/add/", "/change/", "/import-schema/")
+
+
+@functools.cache
+def _admin_prefix() -> str:
+    return reverse("admin:connectors_connector_changelist")
 
 
 class OversizedSchemaPostMiddleware:
@@ -23,7 +32,11 @@ class OversizedSchemaPostMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method == "POST" and request.path.startswith(ADMIN_PREFIX):
+        if (
+            request.method == "POST"
+            and request.path.startswith(_admin_prefix())
+            and request.path.endswith(FORM_SUFFIXES)
+        ):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
