@@ -430,3 +430,14 @@ def test_delete_from_the_admin(admin_client_for, platform_admin, connector):
     response = admin_client_for(platform_admin).post(url, {"post": "yes"})
     assert response.status_code == 302
     assert counts() == (0, 0, 0, 0)
+
+
+def test_an_oversized_post_to_the_connector_page_saves_nothing(admin_client_for, platform_admin, connector, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5000
+    response = admin_client_for(platform_admin).post(
+        change_url(connector), {"name": "Renamed", "description": "d" * 6000}, follow=True
+    )
+    assert response.status_code == 200
+    assert "larger than this server accepts" in response.content.decode()
+    connector.refresh_from_db()
+    assert connector.name == "Pet store"
