@@ -118,9 +118,19 @@ class _Payload(OAuth2Payload):
 
 
 class _Request(OAuth2Request):
-    def __init__(self, method, uri, headers, values):
+    def __init__(self, method, uri, headers, values, query, form):
         super().__init__(method=method, uri=uri, headers=headers)
         self.payload = _Payload(values)
+        self._args = {k: v[0] for k, v in query.items()}
+        self._form = {k: v[0] for k, v in form.items()}
+
+    @property
+    def args(self):
+        return self._args
+
+    @property
+    def form(self):
+        return self._form
 
 
 class LocalAuthorizationServer(AuthorizationServer):
@@ -257,11 +267,13 @@ class OAuthTestServer:
 
             def _values(self):
                 parts = urlsplit(self.path)
-                values = parse_qs(parts.query)
+                query = parse_qs(parts.query)
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    for k, v in parse_qs(self.rfile.read(length).decode()).items():
-                        values.setdefault(k, []).extend(v)
+                form = parse_qs(self.rfile.read(length).decode()) if length else {}
+                values = {k: list(v) for k, v in query.items()}
+                for k, v in form.items():
+                    values.setdefault(k, []).extend(v)
+                self._query, self._form = query, form
                 return parts, values
 
             def _send(self, status, body, headers):
@@ -279,7 +291,7 @@ class OAuthTestServer:
                 parts, values = self._values()
                 if parts.path == "/authorize":
                     # Auto-consent: the resource owner "alice" approves at once.
-                    request = _Request("GET", outer.url + self.path, dict(self.headers), values)
+                    request = _Request("GET", outer.url + self.path, dict(self.headers), values, self._query, self._form)
                     status, body, headers = outer.server.create_authorization_response(request, grant_user="alice")
                     return self._send(status, body, headers)
                 if parts.path == "/resource":
@@ -299,7 +311,7 @@ class OAuthTestServer:
                     outer.state.token_requests.append({k: v[0] for k, v in values.items()})
                 if outer.state.token_delay:
                     time.sleep(outer.state.token_delay)
-                request = _Request("POST", outer.url + self.path, dict(self.headers), values)
+                request = _Request("POST", outer.url + self.path, dict(self.headers), values, self._query, self._form)
                 status, body, headers = outer.server.create_token_response(request)
                 return self._send(status, body, headers)
 
