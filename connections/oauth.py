@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
@@ -114,7 +115,13 @@ def oauth_authorization_start(*, credential: Credential, user, redirect_uri: str
         state=state, credential=credential, user=user, redirect_uri=redirect_uri, code_verifier=verifier
     )
     session = _session(credential, redirect_uri=redirect_uri, code_challenge_method="S256")
-    url, _ = session.create_authorization_url(credential.config["authorize_url"], state=state, code_verifier=verifier)
+    extra = {}
+    if urlsplit(credential.config["authorize_url"]).hostname == "accounts.google.com":
+        # Google issues a refresh token only when asked for offline access.
+        extra = {"access_type": "offline", "prompt": "consent"}
+    url, _ = session.create_authorization_url(
+        credential.config["authorize_url"], state=state, code_verifier=verifier, **extra
+    )
     audit_record(actor=user, action="credential.oauth_start", obj=credential, changes={"fields": []})
     return url
 

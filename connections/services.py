@@ -586,3 +586,132 @@ def connections_mark_active(*, credential: Credential, actor=None) -> int:
         .exclude(status=Connection.Status.ACTIVE)
         .update(status=Connection.Status.ACTIVE, status_reason="", updated_at=timezone.now())
     )
+
+
+# --- catalog ----------------------------------------------------------------------------------
+
+
+def connector_create_from_catalog(
+    *, organisation, catalog_key: str, name: str, settings: dict | None, created_by, description: str = ""
+):
+    """A connector from the built-in catalog: the service's OpenAPI document (through the OpenAPI
+    parser), its auth schemes, ``integration_type`` = the catalog key, ``service_settings`` and a
+    base URL derived from the settings. Nothing is saved on any error."""
+    from connections.catalog import base_url_for, catalog_service, schema_document_for, settings_clean
+    from connectors.models import Connector, IntegrationType
+
+    if not (getattr(created_by, "is_active", False) and getattr(created_by, "is_platform_admin", False)):
+        raise ApplicationError(
+            "Only platform administrators add integrations.", status_code=403, code="permission_denied"
+        )
+    service = catalog_service(catalog_key)
+    integration_type = IntegrationType.objects.filter(pk=service.key).first()
+    if integration_type is None or not integration_type.enabled:
+        raise ApplicationError(
+            f"The integration type '{service.name}' is switched off by the platform administrators.",
+            field_errors={"catalog": ["Switched off."]},
+            code="integration_type_disabled",
+        )
+    name = _check_name(name)
+    clean = settings_clean(service, settings)
+    if Connector.objects.filter(organisation=organisation, name__iexact=name).exists():
+        raise ApplicationError(
+            "A connector with this name exists in the organisation.",
+            field_errors={"name": ["Already used by another connector of this organisation."]},
+        )
+    text = schema_document_for(service, clean)
+    base_url = base_url_for(service, clean)
+    with transaction.atomic():
+        try:
+            from connectors.services import connector_create_from_openapi
+        except ImportError:  # the connectors app's services are not merged yet
+            connector = _connector_from_schema(
+                organisation=organisation, name=name, description=description or service.description,
+                base_url=base_url, schema_text=text, created_by=created_by,
+                documentation_url=service.documentation_url,
+            )
+        else:
+            connector, _version = connector_create_from_openapi(
+                organisation=organisation, name=name, description=description or service.description,
+                base_url=base_url, schema_text=text, acknowledged=True, created_by=created_by,
+                documentation_url=service.documentation_url,
+            )
+        Connector.objects.filter(pk=connector.pk).update(integration_type_id=service.key, service_settings=clean)
+        connector.refresh_from_db()
+        audit_record(
+            actor=created_by, action="connector.create_from_catalog", obj=connector,
+            changes={"catalog": service.key, "fields": ["name", "base_url", *(f"settings.{k}" for k in clean)]},
+        )
+    return connector
+
+
+def _connector_from_schema(*, organisation, name, description, base_url, schema_text, created_by, documentation_url):
+    """A connector, version 1, operations and auth schemes from a schema (used until the connectors
+    app's own import service is merged; same rows)."""
+    from connectors.models import AuthSchemeConfig, Connector, ConnectorVersion, IntegrationType, Operation
+    from connectors.openapi import SchemaError, parse_schema
+
+    try:
+        parsed = parse_schema(schema_text)
+    except SchemaError as exc:
+        raise ApplicationError(
+            "The catalog schema does not parse.", field_errors={"catalog": [str(exc)[:300]]}
+        ) from None
+    connector = Connector.objects.create(
+        organisation=organisation, integration_type_id=IntegrationType.CUSTOM_OPENAPI, name=name,
+        description=description, base_url=base_url, documentation_url=documentation_url, created_by=created_by,
+    )
+    version = ConnectorVersion.objects.create(
+        connector=connector, number=1, openapi_version=parsed.openapi_version, source_format=parsed.source_format,
+        source_size=len(schema_text), document=parsed.document, title=parsed.title[:500], warnings=parsed.warnings,
+        added=[f"{op.method.upper()} {op.path}" for op in parsed.operations],
+        operation_count=len(parsed.operations), created_by=created_by,
+    )
+    Operation.objects.bulk_create(
+        [
+            Operation(
+                connector=connector, method=op.method.upper(), path=op.path, name=op.name,
+                tag=(op.tags[0] if op.tags else "")[:200], tags=op.tags, summary=(op.summary or "")[:1000],
+                description=op.description or "", deprecated=op.deprecated, input_schema=op.input_schema,
+                parameters=op.parameters, request_body=op.request_body, security=op.security, servers=op.servers,
+                first_version=version, updated_in_version=version,
+            )
+            for op in parsed.operations
+        ]
+    )
+    kinds_known = set(AuthSchemeConfig.Kind.values)
+    for position, scheme in enumerate(parsed.security_schemes):
+        if scheme.get("kind") in kinds_known:
+            AuthSchemeConfig.objects.create(
+                connector=connector, position=position, scheme_name=scheme["scheme_name"][:200], kind=scheme["kind"],
+                config=scheme.get("config") or {}, description=scheme.get("description") or "",
+            )
+    connector.current_version = version
+    connector.save(update_fields=["current_version"])
+    return connector
+
+
+def catalog_connection_create(*, connector, name: str, created_by, config: dict | None, secret: dict | None,
+                              access_level: str = "company", groups=(), users=(), organisations=()):
+    """The first connection of a catalog connector, with the credential its service needs (one
+    form in the admin: settings, then credentials). The credential ties to the schema's scheme."""
+    from connections.catalog import catalog_service, credential_config_for
+
+    service = catalog_service(connector.integration_type_id)
+    given = {k: v for k, v in (config or {}).items() if k in {f.name for f in service.credential_config_fields}}
+    credential_config = credential_config_for(service, connector.service_settings or {}, given)
+    scheme = connector.auth_schemes.order_by("position").first()
+    if scheme is not None and scheme.scheme_name:
+        credential_config.setdefault("scheme_name", scheme.scheme_name)
+    if service.credential_kind == kinds.Kind.WEBHOOK:
+        credential_config.pop("scheme_name", None)
+    test_operation = None
+    if service.test_operation:
+        test_operation = connector.operations.filter(name=service.test_operation).first()
+    return connection_create(
+        connector=connector, organisation=connector.organisation, name=name, created_by=created_by,
+        action_credentials=[{"create": {"name": f"{connector.name} / {name}"[:200], "kind": service.credential_kind,
+                                        "config": credential_config, "secret": secret or {}}}],
+        access_level=access_level, groups=groups, users=users, organisations=organisations,
+        test_operation=test_operation,
+    )
