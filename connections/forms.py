@@ -39,7 +39,20 @@ def parse_header_lines(text: str) -> dict:
     return headers
 
 
+def _secret_field(label):
+    return forms.CharField(
+        label=label, required=False, max_length=kinds.MAX_SECRET_LENGTH, widget=_secret_input(),
+        help_text=WRITE_ONLY_HELP, strip=False,
+    )
+
+
 class CredentialAdminForm(forms.ModelForm):
+    secret_key = _secret_field(SECRET_FIELDS["key"])
+    secret_password = _secret_field(SECRET_FIELDS["password"])
+    secret_token = _secret_field(SECRET_FIELDS["token"])
+    secret_client_secret = _secret_field(SECRET_FIELDS["client_secret"])
+    secret_connection_string = _secret_field(SECRET_FIELDS["connection_string"])
+    secret_signing_secret = _secret_field(SECRET_FIELDS["signing_secret"])
     config_json = forms.CharField(
         label="Settings (JSON)", required=False, widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
         help_text="Non-secret settings of the kind, e.g. {\"in\": \"header\", \"name\": \"X-API-Key\"}.",
@@ -56,11 +69,6 @@ class CredentialAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, label in SECRET_FIELDS.items():
-            self.fields[f"secret_{name}"] = forms.CharField(
-                label=label, required=False, max_length=kinds.MAX_SECRET_LENGTH, widget=_secret_input(),
-                help_text=WRITE_ONLY_HELP, strip=False,
-            )
         # Never prefill the headers textarea: values are secret.
         self.initial.pop("custom_headers", None)
         if self.instance.pk:
@@ -111,7 +119,8 @@ class CredentialAdminForm(forms.ModelForm):
             for key, problems in exc.field_errors.items():
                 target = self._field_for(key)
                 for problem in problems:
-                    self.add_error(target, f"{key}: {problem}" if target is None else problem)
+                    named = target is None or target in ("config_json", "custom_headers")
+                    self.add_error(target, f"{key}: {problem}" if named else problem)
             return data
         self.cleaned_config = data["config_json"]
         self.cleaned_secret = secret
