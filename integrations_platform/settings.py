@@ -265,3 +265,11 @@ LOGGING = {
 }
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Connections: OAuth2 token refresh --------------------------------------------------------
+# Tokens expiring within this margin are refreshed before a call, and by the periodic task.
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE["connections-refresh-expiring-tokens"] = {
+    "task": "connections.refresh_expiring_tokens",
+    "schedule": env.float("OAUTH_REFRESH_INTERVAL_SECONDS", default=60.0),
+}

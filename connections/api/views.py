@@ -83,6 +83,7 @@ class ConnectionDetailView(APIView):
         services.connection_update(connection=connection, actor=request.user, **serializer.validated_data)
         return Response(s.ConnectionDetailSerializer(self._get(request, pk)).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk):
         connection = self._get(request, pk)
         self._manage(request, connection)
@@ -142,6 +143,7 @@ class CredentialDetailView(APIView):
         credential = services.credential_update(credential=credential, actor=request.user, **serializer.validated_data)
         return Response(s.CredentialSerializer(credential).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk):
         services.credential_delete(credential=self._get(request, pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

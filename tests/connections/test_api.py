@@ -250,3 +250,12 @@ def test_switched_off_integration_type_hides_and_refuses(org, platform_admin, me
     # Platform administrators still see it (to switch it back on), but a test call is refused.
     response = api_client(platform_admin).post(f"/api/v1/connections/{connection.pk}/test/")
     assert response.json()["ok"] is False and "switched off" in response.json()["error"]
+
+
+def test_api_schema_describes_connection_endpoints(anon_client):
+    response = anon_client.get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    text = response.content.decode()
+    for path in ("/api/v1/connectors/{connector_id}/connections/", "/api/v1/connections/{id}/",
+                 "/api/v1/connections/{id}/test/", "/api/v1/credentials/"):
+        assert path in text
