@@ -273,3 +273,6 @@ CELERY_BEAT_SCHEDULE["connections-refresh-expiring-tokens"] = {
     "task": "connections.refresh_expiring_tokens",
     "schedule": env.float("OAUTH_REFRESH_INTERVAL_SECONDS", default=60.0),
 }
+# urllib3 logs every request line (with its query string, where an API key may sit) at DEBUG:
+# keep it at INFO whatever LOG_LEVEL says.
+LOGGING.setdefault("loggers", {})["urllib3"] = {"level": "INFO"}

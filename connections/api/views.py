@@ -22,6 +22,14 @@ def _with_links(qs):
     )
 
 
+def _refuse_unknown(data, serializer) -> None:
+    if not hasattr(data, "keys"):
+        return
+    unknown = sorted(str(k)[:50] for k in data.keys() if k not in serializer.fields)[:20]
+    if unknown:
+        raise ApplicationError("Unknown field(s).", field_errors={k: ["Unknown field."] for k in unknown})
+
+
 def _require_manager(user):
     if not selectors.user_may_manage(user):
         raise PermissionDenied("Only platform administrators and process designers may do this.")
@@ -45,6 +53,7 @@ class ConnectorConnectionsView(APIView):
         connector = get_object_or_404(selectors.connector_list_visible_to(user=request.user), pk=connector_id)
         _require_manager(request.user)
         serializer = s.ConnectionCreateSerializer(data=request.data)
+        _refuse_unknown(request.data, serializer)
         serializer.is_valid(raise_exception=True)
         connection = services.connection_create(
             connector=connector, organisation=connector.organisation, created_by=request.user,
@@ -76,9 +85,7 @@ class ConnectionDetailView(APIView):
         if immutable:
             services.connection_update(connection=connection, actor=request.user, **dict.fromkeys(immutable))
         serializer = s.ConnectionUpdateSerializer(data=request.data, partial=True)
-        unknown = sorted(str(k)[:50] for k in request.data if k not in serializer.fields)[:20]
-        if unknown:
-            raise ApplicationError("Unknown field(s).", field_errors={k: ["Unknown field."] for k in unknown})
+        _refuse_unknown(request.data, serializer)
         serializer.is_valid(raise_exception=True)
         services.connection_update(connection=connection, actor=request.user, **serializer.validated_data)
         return Response(s.ConnectionDetailSerializer(self._get(request, pk)).data)
@@ -117,6 +124,7 @@ class CredentialListView(APIView):
     def post(self, request):
         _require_manager(request.user)
         serializer = s.CredentialWriteSerializer(data=request.data)
+        _refuse_unknown(request.data, serializer)
         serializer.is_valid(raise_exception=True)
         credential = services.credential_create(
             organisation=request.user.organisation, created_by=request.user, **serializer.validated_data
@@ -139,6 +147,7 @@ class CredentialDetailView(APIView):
     def patch(self, request, pk):
         credential = self._get(request, pk)
         serializer = s.CredentialUpdateSerializer(data=request.data, partial=True)
+        _refuse_unknown(request.data, serializer)
         serializer.is_valid(raise_exception=True)
         credential = services.credential_update(credential=credential, actor=request.user, **serializer.validated_data)
         return Response(s.CredentialSerializer(credential).data)

@@ -259,3 +259,27 @@ def test_api_schema_describes_connection_endpoints(anon_client):
     for path in ("/api/v1/connectors/{connector_id}/connections/", "/api/v1/connections/{id}/",
                  "/api/v1/connections/{id}/test/", "/api/v1/credentials/"):
         assert path in text
+
+
+def test_credential_patch_refuses_kind_change_and_unknown(org, platform_admin, api_client):
+    credential = services.credential_create(organisation=org, created_by=platform_admin, **credential_specs()[2])
+    response = api_client(platform_admin).patch(f"/api/v1/credentials/{credential.pk}/", {"kind": "http_basic"},
+                                                format="json")
+    assert response.status_code == 400 and "kind" in response.json()["errors"]
+
+
+def test_query_api_key_not_in_debug_logs(org, platform_admin, echo_server, api_client, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    connector = make_connector(org, name="Q", base_url=echo_server.url)
+    connection = services.connection_create(
+        connector=connector, organisation=org, name="Q", created_by=platform_admin,
+        action_credentials=[{"create": {"name": "qk", "kind": "api_key", "config": {"in": "query", "name": "key"},
+                                        "secret": {"key": SECRETS["api_key"]}}}],
+    )
+    response = api_client(platform_admin).post(f"/api/v1/connections/{connection.pk}/test/")
+    assert response.json()["ok"] is True
+    assert ("key", SECRETS["api_key"]) in echo_server.last["query"]
+    _no_secret(response)
+    assert SECRETS["api_key"] not in caplog.text
