@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -60,7 +61,7 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         return fieldsets
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("secret", "tokens")
+        return super().get_queryset(request).defer("secret", "tokens").annotate(n_links=Count("connection_links"))
 
     @admin.display(description="secret")
     def secret_status(self, obj):
@@ -74,9 +75,9 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
             return f"Connected, token valid until {timezone.localtime(obj.token_expires_at):%Y-%m-%d %H:%M}"
         return "Connected" if obj.token_version else "Not connected"
 
-    @admin.display(description="used by")
+    @admin.display(description="used by", ordering="n_links")
     def used_by(self, obj):
-        return obj.connection_links.count()
+        return obj.n_links
 
     @admin.display(description="Redirect URI to register with the provider")
     def oauth_redirect_uri(self, obj):

@@ -25,7 +25,7 @@ def _with_links(qs):
 def _refuse_unknown(data, serializer) -> None:
     if not hasattr(data, "keys"):
         return
-    unknown = sorted(str(k)[:50] for k in data.keys() if k not in serializer.fields)[:20]
+    unknown = sorted(str(k)[:50] for k in data if k not in serializer.fields)[:20]
     if unknown:
         raise ApplicationError("Unknown field(s).", field_errors={k: ["Unknown field."] for k in unknown})
 

@@ -235,3 +235,25 @@ def test_no_secret_anywhere(org, platform_admin, designer, echo_server, api_clie
     for where, text in outputs:
         for value in secret_values:
             assert value not in text, f"a secret value appears in {where}"
+
+
+def test_credential_changelist_query_count(org, platform_admin, connector, django_assert_max_num_queries):
+    for i in range(8):
+        services.credential_create(organisation=org, created_by=platform_admin, name=f"k{i}", kind="http_bearer",
+                                   secret={"token": f"tok-{i}"})
+    client = login(platform_admin)
+    with django_assert_max_num_queries(15):
+        response = client.get("/admin/connections/credential/")
+    assert response.status_code == 200
+    assert "tok-" not in response.content.decode()
+
+
+def test_usable_reason_for_disabled_connector(org, platform_admin, connector):
+    from connections.selectors import connection_usable_reason
+
+    connection = services.connection_create(connector=connector, organisation=org, name="u", created_by=platform_admin)
+    assert connection_usable_reason(connection) is None
+    connector.enabled = False
+    connector.save()
+    connection.refresh_from_db()
+    assert "disabled" in connection_usable_reason(connection)
