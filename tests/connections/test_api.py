@@ -283,3 +283,17 @@ def test_query_api_key_not_in_debug_logs(org, platform_admin, echo_server, api_c
     assert ("key", SECRETS["api_key"]) in echo_server.last["query"]
     _no_secret(response)
     assert SECRETS["api_key"] not in caplog.text
+
+
+@pytest.mark.parametrize("body", [[1, 2], "text", {"name": ["a"]}, {"name": "ok", "variables": {"tenant": {"x": 1}}},
+                                  {"name": "ok", "action_credentials": [{"create": "string"}]},
+                                  {"name": "ok", "action_credentials": [{"ref": True}]},
+                                  {"name": "ok", "connect_timeout": -1}])
+def test_hostile_bodies_never_500(platform_admin, connector, api_client, body):
+    client = api_client(platform_admin)
+    response = client.post(f"/api/v1/connectors/{connector.pk}/connections/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["message"]
+    for url in ("/api/v1/credentials/",):
+        assert client.post(url, body, format="json").status_code == 400
+    assert not Connection.objects.exists()
