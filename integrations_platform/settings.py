@@ -270,3 +270,14 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),
     "connectors.middleware.OversizedSchemaPostMiddleware",
 )
+
+# --- Connections: OAuth2 token refresh --------------------------------------------------------
+# Tokens expiring within this margin are refreshed before a call, and by the periodic task.
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE["connections-refresh-expiring-tokens"] = {
+    "task": "connections.refresh_expiring_tokens",
+    "schedule": env.float("OAUTH_REFRESH_INTERVAL_SECONDS", default=60.0),
+}
+# urllib3 logs every request line (with its query string, where an API key may sit) at DEBUG:
+# keep it at INFO whatever LOG_LEVEL says.
+LOGGING.setdefault("loggers", {})["urllib3"] = {"level": "INFO"}
