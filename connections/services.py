@@ -621,73 +621,20 @@ def connector_create_from_catalog(
         )
     text = schema_document_for(service, clean)
     base_url = base_url_for(service, clean)
+    from connectors.services import connector_create_from_openapi
+
     with transaction.atomic():
-        try:
-            from connectors.services import connector_create_from_openapi
-        except ImportError:  # the connectors app's services are not merged yet
-            connector = _connector_from_schema(
-                organisation=organisation, name=name, description=description or service.description,
-                base_url=base_url, schema_text=text, created_by=created_by,
-                documentation_url=service.documentation_url,
-            )
-        else:
-            connector, _version = connector_create_from_openapi(
-                organisation=organisation, name=name, description=description or service.description,
-                base_url=base_url, schema_text=text, acknowledged=True, created_by=created_by,
-                documentation_url=service.documentation_url,
-            )
+        connector, _version = connector_create_from_openapi(
+            organisation=organisation, name=name, description=description or service.description,
+            base_url=base_url, schema_text=text, acknowledged=True, created_by=created_by,
+            documentation_url=service.documentation_url,
+        )
         Connector.objects.filter(pk=connector.pk).update(integration_type_id=service.key, service_settings=clean)
         connector.refresh_from_db()
         audit_record(
             actor=created_by, action="connector.create_from_catalog", obj=connector,
             changes={"catalog": service.key, "fields": ["name", "base_url", *(f"settings.{k}" for k in clean)]},
         )
-    return connector
-
-
-def _connector_from_schema(*, organisation, name, description, base_url, schema_text, created_by, documentation_url):
-    """A connector, version 1, operations and auth schemes from a schema (used until the connectors
-    app's own import service is merged; same rows)."""
-    from connectors.models import AuthSchemeConfig, Connector, ConnectorVersion, IntegrationType, Operation
-    from connectors.openapi import SchemaError, parse_schema
-
-    try:
-        parsed = parse_schema(schema_text)
-    except SchemaError as exc:
-        raise ApplicationError(
-            "The catalog schema does not parse.", field_errors={"catalog": [str(exc)[:300]]}
-        ) from None
-    connector = Connector.objects.create(
-        organisation=organisation, integration_type_id=IntegrationType.CUSTOM_OPENAPI, name=name,
-        description=description, base_url=base_url, documentation_url=documentation_url, created_by=created_by,
-    )
-    version = ConnectorVersion.objects.create(
-        connector=connector, number=1, openapi_version=parsed.openapi_version, source_format=parsed.source_format,
-        source_size=len(schema_text), document=parsed.document, title=parsed.title[:500], warnings=parsed.warnings,
-        added=[f"{op.method.upper()} {op.path}" for op in parsed.operations],
-        operation_count=len(parsed.operations), created_by=created_by,
-    )
-    Operation.objects.bulk_create(
-        [
-            Operation(
-                connector=connector, method=op.method.upper(), path=op.path, name=op.name,
-                tag=(op.tags[0] if op.tags else "")[:200], tags=op.tags, summary=(op.summary or "")[:1000],
-                description=op.description or "", deprecated=op.deprecated, input_schema=op.input_schema,
-                parameters=op.parameters, request_body=op.request_body, security=op.security, servers=op.servers,
-                first_version=version, updated_in_version=version,
-            )
-            for op in parsed.operations
-        ]
-    )
-    kinds_known = set(AuthSchemeConfig.Kind.values)
-    for position, scheme in enumerate(parsed.security_schemes):
-        if scheme.get("kind") in kinds_known:
-            AuthSchemeConfig.objects.create(
-                connector=connector, position=position, scheme_name=scheme["scheme_name"][:200], kind=scheme["kind"],
-                config=scheme.get("config") or {}, description=scheme.get("description") or "",
-            )
-    connector.current_version = version
-    connector.save(update_fields=["current_version"])
     return connector
 
 

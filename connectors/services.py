@@ -494,13 +494,16 @@ def connector_create_from_openapi(
 
 
 def connector_create_from_catalog(*, organisation, catalog: str, settings_values: dict | None, created_by, **fields):
-    """Hook for connectors made from the built-in catalog of standard services.
+    """A connector from the built-in catalog of standard services (``connections.catalog``)."""
+    from connections.services import connector_create_from_catalog as create
 
-    The catalog lives elsewhere; until it is wired here, asking for it is a clear 400.
-    """
-    raise ApplicationError(
-        "The catalog of standard services is not available.",
-        field_errors={"catalog": "Catalog connectors cannot be created yet; give openapi_schema instead."},
+    return create(
+        organisation=organisation,
+        catalog_key=catalog,
+        name=fields.get("name", ""),
+        settings=settings_values,
+        created_by=created_by,
+        description=fields.get("description", ""),
     )
 
 

@@ -164,12 +164,24 @@ def test_a_body_that_is_not_an_object_is_refused(api_client, platform_admin):
     assert response.status_code == 400
 
 
-def test_catalog_without_a_schema_is_a_clear_400(api_client, platform_admin):
-    data = body(catalog="slack", settings={})
+def test_a_catalog_service_instead_of_a_schema_makes_its_connector(api_client, platform_admin):
+    data = body(catalog="slack", settings={}, name="Team chat")
+    del data["openapi_schema"]
+    response = api_client(platform_admin).post(LIST, data, format="json")
+    assert response.status_code == 201, response.json()
+    created = Connector.objects.get(name="Team chat")
+    assert created.integration_type_id == "slack"
+    assert created.operations.filter(path="/chat.postMessage").exists()
+
+
+@pytest.mark.parametrize("catalog, values", [("myspace", {}), ("slack", {"unknown": 1}), ("jira", "x")])
+def test_a_wrong_catalog_service_or_settings_is_a_clear_400(api_client, platform_admin, catalog, values):
+    data = body(catalog=catalog, settings=values)
     del data["openapi_schema"]
     response = api_client(platform_admin).post(LIST, data, format="json")
     assert response.status_code == 400
-    assert "catalog" in response.json()["errors"]
+    assert {"catalog", "settings"} & {key.split(".")[0] for key in response.json()["errors"]}, response.json()
+    assert counts() == (0, 0, 0, 0)
 
 
 def test_duplicate_name_is_refused(api_client, connector, platform_admin):
