@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 
 from accesscontrol.models import MethodRight, MethodRightGroupObjectPermission, MethodRightUserObjectPermission
 from accesscontrol.services import connection_access_define, method_rights_update
-from accounts.services import group_create
 from tests.accesscontrol.factories import make_connection, make_connector, make_operation
 from tests.factories import make_user
 
@@ -44,7 +43,7 @@ def setup(org, designer, member):
 
 
 def test_tools_lists_what_the_caller_may_call(setup, member, api_client):
-    connection, get, post, delete = setup
+    connection, _get, _post, _delete = setup
     response = api_client(member).get(TOOLS)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
@@ -63,7 +62,7 @@ def test_tools_lists_what_the_caller_may_call(setup, member, api_client):
 
 
 def test_filters_keep_names_stable(setup, member, api_client, org, designer):
-    connection, get, post, delete = setup
+    connection, _get, _post, _delete = setup
     other = make_connection(connection.connector, designer, name="Second")
     connection_access_define(connection=other, level="company", actor=designer)
     client = api_client(member)
@@ -80,7 +79,7 @@ def test_filters_keep_names_stable(setup, member, api_client, org, designer):
 
 
 def test_openai_and_mcp_formats(setup, member, api_client):
-    connection, get, post, delete = setup
+    connection, _get, _post, _delete = setup
     client = api_client(member)
     openai = client.get(TOOLS, {"format": "openai"})
     assert openai.status_code == 200
@@ -185,7 +184,7 @@ def test_rights_permission_matrix(setup, anon_client, api_client, org, designer,
 
 
 def test_rights_document_and_update(setup, api_client, designer, org, member):
-    connection, get, post, delete = setup
+    connection, _get, post, _delete = setup
     client = api_client(designer)
     doc = client.get(rights_url(connection.pk)).json()
     company = f"group:{org.members_group_id}"
@@ -240,7 +239,7 @@ def _perm_snapshot():
     ],
 )
 def test_rights_bad_input_changes_nothing(setup, api_client, designer, org, body, field):
-    connection, get, post, delete = setup
+    connection, _get, post, _delete = setup
     foreign = make_operation(make_connector(org))
     text = json.dumps(body).replace('"FOREIGN"', str(foreign.pk)).replace('"POST"', str(post.pk))
     before = _perm_snapshot()
