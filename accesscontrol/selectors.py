@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
@@ -324,18 +326,17 @@ _TOOL_FIELDS = (
     "operation__path",
     "operation__summary",
     "operation__description",
-    "operation__tags",
     "operation__deprecated",
     "requires_confirmation",
     "id",
+    # Annotations last: Django selects them after the fields, whatever the order asked.
+    "tags_text",
     "schema_text",
 )
 
 
 def _callable_rows(*, user, connection_ids=None, operation_ids=None, tag=None, query=None):
     """Values rows of every (connection, operation) the user may call now. One query."""
-    if not _is_person(user):
-        return MethodRight.objects.none()
     rows = MethodRight.objects.filter(
         _allowed_rights_q(user),
         _granted_connections_q(user, prefix="connection__"),
@@ -357,33 +358,30 @@ def _callable_rows(*, user, connection_ids=None, operation_ids=None, tag=None, q
             | Q(connection__name__icontains=query)
             | Q(connection__connector__name__icontains=query)
         )
+    # JSON columns come back as text, to be spliced into responses unparsed. No ORDER BY: the
+    # database would sort 10 MB of rows; Python sorts the keys instead (see tool_list_for).
     return (
-        rows.annotate(schema_text=Cast("operation__input_schema", TextField()))
-        .order_by("connection__connector__name", "connection__name", "connection_id", "operation__name")
+        rows.annotate(
+            tags_text=Cast("operation__tags", TextField()), schema_text=Cast("operation__input_schema", TextField())
+        )
+        .order_by()
         .values_list(*_TOOL_FIELDS)
     )
 
 
-def _tool(row) -> Tool:
-    (cid, cname, connector_id, connector_name, op_id, op_name, method, path, summary, description, tags, deprecated,
-     confirm, mr_id, schema_text) = row
-    return Tool(
-        connection_id=cid,
-        connection_name=cname,
-        connector_id=connector_id,
-        connector_name=connector_name,
-        operation_id=op_id,
-        operation_name=op_name,
-        method=method,
-        path=path,
-        summary=summary,
-        operation_description=description,
-        tags=tags if isinstance(tags, list) else [],
-        deprecated=deprecated,
-        requires_confirmation=confirm,
-        method_right_id=mr_id,
-        input_schema_json=schema_text or "",
-    )
+def _tools(rows_query) -> list[Tool]:
+    """Run the query and make tools of its rows, skipping the ORM's per-row conversions (the
+    values are used as the database gives them: JSON as text, booleans as 0/1 on SQLite)."""
+    query = rows_query.query
+    if [*query.extra_select, *query.values_select, *query.annotation_select] != list(_TOOL_FIELDS):
+        raise RuntimeError("The columns of the tools query do not match Tool's fields.")
+    try:
+        sql, params = query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connections[rows_query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(map(Tool._make, cursor.fetchall()))
 
 
 def tool_list_for(*, user, connection_id=None, tag: str | None = None, query: str | None = None) -> list[Tool]:
@@ -394,12 +392,17 @@ def tool_list_for(*, user, connection_id=None, tag: str | None = None, query: st
         tag=tag,
         query=query,
     )
-    tools = [_tool(row) for row in rows]
+    tools = _tools(rows) if _is_person(user) else []
     if tag:
         # The query narrows by text; the tag must be one of the operation's tags exactly.
         folded = tag.casefold()
-        tools = [t for t in tools if any(isinstance(x, str) and x.casefold() == folded for x in t.tags)]
+        tools = [t for t in tools if any(x.casefold() == folded for x in t.tags)]
+    tools.sort(key=_tool_order)
     return tools
+
+
+def _tool_order(tool: Tool):
+    return (tool.connector_name, tool.connection_name, tool.connection_id, tool.operation_name)
 
 
 def tool_callable_by(*, user, connection, operation) -> Tool:
@@ -409,9 +412,13 @@ def tool_callable_by(*, user, connection, operation) -> Tool:
     ``connector_disabled`` or ``method_not_allowed`` (403). Accepts instances or ids."""
     connection_id = getattr(connection, "pk", connection)
     operation_id = getattr(operation, "pk", operation)
-    rows = list(_callable_rows(user=user, connection_ids=[connection_id], operation_ids=[operation_id]))
-    if rows:
-        return _tool(rows[0])
+    tools = (
+        _tools(_callable_rows(user=user, connection_ids=[connection_id], operation_ids=[operation_id]))
+        if _is_person(user)
+        else []
+    )
+    if tools:
+        return tools[0]
     raise _why_not(user=user, connection_id=connection_id, operation_id=operation_id)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 TOOL_NAME_MAX = 64
 DESCRIPTION_MAX = 1024
@@ -54,8 +54,21 @@ def tool_name_stem(name: str) -> str:
     return parsed[1][: -_DIGEST_LEN - 1] if parsed else ""
 
 
-@dataclass(slots=True)
-class Tool:
+_escape = json.encoder.encode_basestring  # the C escaper behind json.dumps(..., ensure_ascii=False)
+
+
+def _tags(text: str) -> list:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
+
+
+class Tool(NamedTuple):
+    """One tool, straight from a row of the selector's query (see ``selectors._TOOL_FIELDS``, in
+    this order): a tuple, because ten thousand of them are built per ``tools/`` request."""
+
     connection_id: int
     connection_name: str
     connector_id: int
@@ -66,22 +79,33 @@ class Tool:
     path: str
     summary: str
     operation_description: str
-    tags: list
-    deprecated: bool
-    requires_confirmation: bool
+    # JSON texts as stored (tags list, input JSON Schema): parsed only when someone asks for them,
+    # and spliced into responses as they are (10,000 tools carry about 10 MB of schemas).
+    deprecated_flag: bool  # 0/1 on SQLite: read ``deprecated``
+    confirmation_flag: bool  # 0/1 on SQLite: read ``requires_confirmation``
     method_right_id: int
-    # The input JSON Schema as JSON text, as stored: parsed only when someone asks for it, and
-    # spliced into responses as it is (10,000 tools carry about 10 MB of schemas).
+    tags_json: str
     input_schema_json: str
+
+    @property
+    def requires_confirmation(self) -> bool:
+        return bool(self.confirmation_flag)
+
+    @property
+    def deprecated(self) -> bool:
+        return bool(self.deprecated_flag)
 
     @property
     def name(self) -> str:
         return tool_name(self.connection_id, self.operation_name)
 
     @property
+    def tags(self) -> list:
+        return _tags(self.tags_json)
+
+    @property
     def input_schema(self) -> dict:
-        value = json.loads(self.input_schema_json) if self.input_schema_json else {}
-        return value if isinstance(value, dict) and value else json.loads(EMPTY_OBJECT_SCHEMA)
+        return json.loads(self._schema_text())
 
     @property
     def read_only(self) -> bool:
@@ -89,14 +113,13 @@ class Tool:
 
     @property
     def title(self) -> str:
-        return self.summary or f"{self.method} {self.path}"
+        return (self.summary or f"{self.method} {self.path}")[:200]
 
     @property
     def description(self) -> str:
-        parts = [self.summary or f"{self.method} {self.path}"]
+        text = self.summary or f"{self.method} {self.path}"
         if self.operation_description and self.operation_description != self.summary:
-            parts.append(self.operation_description)
-        text = "\n\n".join(parts)
+            text = f"{text}\n\n{self.operation_description}"
         suffix = (
             f"\n\n({self.method} {self.path} through the connection '{self.connection_name}'"
             f" to {self.connector_name}.)"
@@ -111,16 +134,21 @@ class Tool:
         return (text + suffix)[:DESCRIPTION_MAX]
 
     def _schema_text(self) -> str:
-        text = (self.input_schema_json or "").strip()
-        if not text.startswith("{") or text.replace(" ", "") == "{}":
+        text = self.input_schema_json or ""
+        if text[:1] != "{":
+            text = text.strip()
+            if text[:1] != "{":
+                return EMPTY_OBJECT_SCHEMA
+        if len(text) < 8 and text.replace(" ", "") == "{}":
             return EMPTY_OBJECT_SCHEMA
         return text
 
-    # --- the three shapes, each as JSON text ----------------------------------------------------
-    # Built by hand around the stored schema text, which is already JSON: no parse, no re-encode.
+    def _tags_text(self) -> str:
+        text = self.tags_json or ""
+        return text if text[:1] == "[" else "[]"
 
     def as_dict(self) -> dict:
-        """The platform's own shape (without the schema, which :meth:`to_json` splices in)."""
+        """The platform's own shape, as Python data."""
         return {
             "name": self.name,
             "description": self.description,
@@ -136,22 +164,35 @@ class Tool:
                 "connector_id": self.connector_id,
                 "connector_name": self.connector_name,
             },
+            "input_schema": self.input_schema,
         }
 
+    # --- the three shapes, each as JSON text ----------------------------------------------------
+    # Written by hand (the C string escaper and the stored JSON texts), because json.dumps of
+    # 10,000 dicts costs more than the database query that finds them.
+
     def to_json(self) -> str:
-        head = json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
-        return f'{head[:-1]},"input_schema":{self._schema_text()}}}'
+        return (
+            f'{{"name":{_escape(self.name)},"description":{_escape(self.description)},'
+            f'"requires_confirmation":{"true" if self.confirmation_flag else "false"},'
+            f'"method":{_escape(self.method)},"path":{_escape(self.path)},"tags":{self._tags_text()},'
+            f'"deprecated":{"true" if self.deprecated_flag else "false"},'
+            f'"operation":{{"id":{int(self.operation_id)},"name":{_escape(self.operation_name)}}},'
+            f'"connection":{{"id":{int(self.connection_id)},"name":{_escape(self.connection_name)},'
+            f'"connector_id":{int(self.connector_id)},"connector_name":{_escape(self.connector_name)}}},'
+            f'"input_schema":{self._schema_text()}}}'
+        )
 
     def to_openai_json(self) -> str:
-        head = json.dumps(
-            {"name": self.name, "description": self.description}, ensure_ascii=False, separators=(",", ":")
+        return (
+            f'{{"type":"function","function":{{"name":{_escape(self.name)},'
+            f'"description":{_escape(self.description)},"parameters":{self._schema_text()}}}}}'
         )
-        return f'{{"type":"function","function":{head[:-1]},"parameters":{self._schema_text()}}}}}'
 
     def mcp_annotations(self) -> dict:
         read_only = self.method in READ_ONLY_METHODS
         return {
-            "title": self.title[:200],
+            "title": self.title,
             "readOnlyHint": read_only,
             "destructiveHint": (not read_only) and self.method in DESTRUCTIVE_METHODS,
             "idempotentHint": self.method in IDEMPOTENT_METHODS,
@@ -159,13 +200,26 @@ class Tool:
         }
 
     def to_mcp_json(self) -> str:
-        head = json.dumps(
-            {"name": self.name, "title": self.title[:200], "description": self.description,
-             "annotations": self.mcp_annotations()},
-            ensure_ascii=False,
-            separators=(",", ":"),
+        hints = _MCP_HINTS.get(self.method) or _mcp_hints(self.method)
+        annotations = f'{{"title":{_escape(self.title)},{hints}}}'
+        return (
+            f'{{"name":{_escape(self.name)},"title":{_escape(self.title)},'
+            f'"description":{_escape(self.description)},"inputSchema":{self._schema_text()},'
+            f'"annotations":{annotations}}}'
         )
-        return f'{head[:-1]},"inputSchema":{self._schema_text()}}}'
+
+
+def _mcp_hints(method: str) -> str:
+    read_only = method in READ_ONLY_METHODS
+    destructive = (not read_only) and method in DESTRUCTIVE_METHODS
+    idempotent = method in IDEMPOTENT_METHODS
+    return (
+        f'"readOnlyHint":{str(read_only).lower()},"destructiveHint":{str(destructive).lower()},'
+        f'"idempotentHint":{str(idempotent).lower()},"openWorldHint":true'
+    )
+
+
+_MCP_HINTS = {m: _mcp_hints(m) for m in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")}
 
 
 def tools_to_json(tools: list[Tool]) -> str:
