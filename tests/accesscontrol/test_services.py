@@ -336,3 +336,18 @@ def test_rights_list_document(granted, designer, django_assert_max_num_queries):
     assert by_method["POST"]["principals"] == []
     assert by_method["POST"]["requires_confirmation"] is True
     assert [r["method"] for r in method_rights_list(connection=connection, method="post")["operations"]] == ["POST"]
+
+
+def test_a_stray_method_permission_never_opens_an_ungranted_connection(granted, org):
+    """Written around the services (guardian directly): still no tool without the connection."""
+    from guardian.shortcuts import assign_perm
+
+    connection, _group = granted
+    stranger = make_user(org)
+    right = MethodRight.objects.get(connection=connection, operation=_op(connection, "POST"))
+    assign_perm("accesscontrol.call_operation", stranger, right)
+    assert MethodRightUserObjectPermission.objects.filter(user=stranger).count() == 1
+    assert names(stranger) == set()
+    with pytest.raises(ApplicationError) as err:
+        tool_callable_by(user=stranger, connection=connection, operation=right.operation)
+    assert err.value.code == "not_granted"
