@@ -197,9 +197,11 @@ def connection_principals(*, connection) -> list[Principal]:
     return principals
 
 
-def connection_access_get(*, connection) -> dict:
-    """The access group as defined at creation: level and selections, plus the creator."""
-    principals = connection_principals(connection=connection)
+def connection_access_get(*, connection, principals: list[Principal] | None = None) -> dict:
+    """The access group as defined at creation: level and selections, plus the creator.
+    (``principals``: those of :func:`connection_principals`, if already read.)"""
+    if principals is None:
+        principals = connection_principals(connection=connection)
     chosen = [p for p in principals if not p.implicit]
     access = {
         "level": connection.access_level if principals else None,
@@ -307,7 +309,7 @@ def method_rights_list(*, connection, method=None, tag=None, query=None) -> dict
             "connector_id": connection.connector_id,
             "connector_name": connection.connector.name,
         },
-        "access": connection_access_get(connection=connection),
+        "access": connection_access_get(connection=connection, principals=principals),
         "principals": [p.as_dict() for p in principals],
         "operations": rows,
     }
