@@ -27,7 +27,7 @@ from accesscontrol.selectors import (
     method_right_principal_keys,
     method_rights_rows,
 )
-from accesscontrol.services import HTTP_METHODS, method_rights_bulk, method_rights_update
+from accesscontrol.services import method_rights_bulk, method_rights_update
 from connections.models import Connection
 from connectors.models import Operation
 from integrations_platform.admin import PlatformAdminOnlyMixin, is_platform_admin
@@ -200,4 +200,4 @@ class MethodRightAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         )
 
 
-__all__ = ["HTTP_METHODS", "MethodRightAdmin", "connection_rights_url"]
+__all__ = ["MethodRightAdmin", "connection_rights_url"]
