@@ -95,7 +95,9 @@ def _listing(ids: Iterable[int]) -> str:
 
 
 @transaction.atomic
-def connection_access_define(*, connection, level: str, groups=(), users=(), organisations=(), actor=None) -> None:
+def connection_access_define(
+    *, connection, level: str | None, groups=(), users=(), organisations=(), actor=None
+) -> None:
     """Define a new connection's access group, once, at creation.
 
     ``level`` is ``company`` (``organisations``; by default the connection's own; other
@@ -109,6 +111,8 @@ def connection_access_define(*, connection, level: str, groups=(), users=(), org
         raise ApplicationError(ACCESS_IMMUTABLE_MESSAGE, field_errors={"access": ACCESS_IMMUTABLE_MESSAGE},
                                code="access_immutable")
     errors: dict[str, list[str]] = {}
+    if level in (None, ""):
+        level = "company"
     if level not in LEVELS:
         raise ApplicationError(
             "Choose the access level: company, groups or individuals.",

@@ -72,6 +72,12 @@ def test_company_level_by_default_gives_every_member_read_methods(org, connectio
     assert entry.changes["after"]["level"] == "company"
 
 
+def test_no_level_means_company(org, connection, designer, member):
+    connection_access_define(connection=connection, level=None, actor=designer)
+    assert connection_access_get(connection=connection)["level"] == "company"
+    assert names(member)
+
+
 def test_groups_level(org, connection, designer, member):
     other = make_user(org)
     group = group_create(organisation=org, name="sales", members=[member])
