@@ -107,6 +107,8 @@ def connection_access_define(
     access (an implicit principal). Every method of the connector gets its rights row with the
     defaults. Raises ``ApplicationError`` (400) naming the field; nothing is saved then.
     """
+    # Two definitions racing for one connection: the second waits here, then sees the first.
+    Connection.objects.select_for_update().filter(pk=connection.pk).values_list("pk", flat=True).first()
     if _access_defined(connection):
         raise ApplicationError(ACCESS_IMMUTABLE_MESSAGE, field_errors={"access": ACCESS_IMMUTABLE_MESSAGE},
                                code="access_immutable")
