@@ -47,14 +47,18 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     readonly_fields = ["secret_status", "oauth_status", "oauth_redirect_uri", "oauth_connect"]
 
     def get_fieldsets(self, request, obj=None):
-        secret_fields = [f"secret_{n}" for n in ("key", "password", "token", "client_secret", "connection_string",
-                                                 "signing_secret")]
+        secret_fields = [
+            f"secret_{n}" for n in ("key", "password", "token", "client_secret", "connection_string", "signing_secret")
+        ]
         fieldsets = [
             (None, {"fields": ["organisation", "name", "kind", "config_json"]}),
-            ("Secret (write-only)", {
-                "fields": ["secret_status", *secret_fields, "custom_headers"],
-                "description": "Fill in only the fields of this kind. Stored values are never shown.",
-            }),
+            (
+                "Secret (write-only)",
+                {
+                    "fields": ["secret_status", *secret_fields, "custom_headers"],
+                    "description": "Fill in only the fields of this kind. Stored values are never shown.",
+                },
+            ),
         ]
         if obj is not None and obj.kind == Credential.Kind.OAUTH2_AUTHORIZATION_CODE:
             fieldsets.append(("OAuth2", {"fields": ["oauth_redirect_uri", "oauth_status", "oauth_connect"]}))
@@ -102,13 +106,19 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             services.credential_update(
-                credential=obj, actor=request.user, name=form.cleaned_data["name"],
-                config=form.cleaned_config, secret=form.cleaned_secret,
+                credential=obj,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                config=form.cleaned_config,
+                secret=form.cleaned_secret,
             )
         else:
             created = services.credential_create(
-                organisation=form.cleaned_data["organisation"], name=form.cleaned_data["name"],
-                kind=form.cleaned_data["kind"], config=form.cleaned_config, secret=form.cleaned_secret,
+                organisation=form.cleaned_data["organisation"],
+                name=form.cleaned_data["name"],
+                kind=form.cleaned_data["kind"],
+                config=form.cleaned_config,
+                secret=form.cleaned_secret,
                 created_by=request.user,
             )
             obj.pk = created.pk
@@ -125,10 +135,16 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/oauth/connect/", self.admin_site.admin_view(self.oauth_connect_view),
-                 name="connections_credential_oauth_connect"),
-            path("oauth/callback/", self.admin_site.admin_view(self.oauth_callback_view),
-                 name="connections_credential_oauth_callback"),
+            path(
+                "<int:pk>/oauth/connect/",
+                self.admin_site.admin_view(self.oauth_connect_view),
+                name="connections_credential_oauth_connect",
+            ),
+            path(
+                "oauth/callback/",
+                self.admin_site.admin_view(self.oauth_callback_view),
+                name="connections_credential_oauth_callback",
+            ),
             *super().get_urls(),
         ]
 
@@ -149,7 +165,9 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:index"))
         try:
             credential = oauth_authorization_complete(
-                user=request.user, state=request.GET.get("state"), code=request.GET.get("code"),
+                user=request.user,
+                state=request.GET.get("state"),
+                code=request.GET.get("code"),
                 error=request.GET.get("error"),
             )
         except ApplicationError as exc:
@@ -183,13 +201,23 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     list_filter = ["status", "access_level", "connector__integration_type"]
     list_select_related = ["connector", "organisation", "created_by"]
     search_fields = ["name", "connector__name"]
-    readonly_fields = ["status_display", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["status_display", "access_and_rights", "created_by", "created_at", "updated_at"]
 
     def get_fields(self, request, obj=None):
         fields = ["connector", "name", "variables_json", "access_level", "groups", "users", "organisations"]
         if obj is not None:
-            fields += ["status_display", "test_operation", "connect_timeout", "read_timeout", "error_notify_email",
-                       "error_notify_webhook_url", "created_by", "created_at", "updated_at"]
+            fields += [
+                "status_display",
+                "access_and_rights",
+                "test_operation",
+                "connect_timeout",
+                "read_timeout",
+                "error_notify_email",
+                "error_notify_webhook_url",
+                "created_by",
+                "created_at",
+                "updated_at",
+            ]
         return fields
 
     def get_inlines(self, request, obj):
@@ -201,28 +229,59 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
             request._connection_organisation_id = obj.organisation_id
         return obj
 
+    @admin.display(description="grants and method rights")
+    def access_and_rights(self, obj):
+        from accesscontrol.admin import connection_rights_url
+        from accesscontrol.selectors import connection_access_get
+
+        access = connection_access_get(connection=obj)
+        chosen = [o["name"] for o in access["organisations"]] + [g["name"] for g in access["groups"]]
+        chosen += [u["username"] for u in access["users"]]
+        return format_html(
+            '{} level: {} (and the creator, {}). <a href="{}">Who may call which method, and what needs confirmation'
+            "</a>",
+            obj.get_access_level_display(),
+            ", ".join(chosen) or "nobody chosen",
+            access["creator"]["username"],
+            connection_rights_url(obj.pk),
+        )
+
     @admin.display(description="status")
     def status_display(self, obj):
         if obj.status == Connection.Status.ACTIVE:
             return "Enabled"
-        return format_html('<strong style="color:#ba2121">{}</strong>: {}', obj.get_status_display(),
-                           obj.status_reason)
+        return format_html('<strong style="color:#ba2121">{}</strong>: {}', obj.get_status_display(), obj.status_reason)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            fields = {k: data[k] for k in ("name", "connect_timeout", "read_timeout", "error_notify_email",
-                                           "error_notify_webhook_url", "test_operation") if k in form.changed_data}
+            fields = {
+                k: data[k]
+                for k in (
+                    "name",
+                    "connect_timeout",
+                    "read_timeout",
+                    "error_notify_email",
+                    "error_notify_webhook_url",
+                    "test_operation",
+                )
+                if k in form.changed_data
+            }
             if "variables_json" in form.changed_data:
                 fields["variables"] = data["variables_json"] or []
             services.connection_update(connection=obj, actor=request.user, **fields)
         else:
             connector = data["connector"]
             created = services.connection_create(
-                connector=connector, organisation=connector.organisation, name=data["name"],
-                created_by=request.user, variables=data.get("variables_json"),
-                access_level=data["access_level"], groups=list(data.get("groups") or []),
-                users=list(data.get("users") or []), organisations=list(data.get("organisations") or []),
+                connector=connector,
+                organisation=connector.organisation,
+                name=data["name"],
+                created_by=request.user,
+                variables=data.get("variables_json"),
+                access_level=data["access_level"],
+                groups=list(data.get("groups") or []),
+                users=list(data.get("users") or []),
+                organisations=list(data.get("organisations") or []),
             )
             obj.pk = created.pk
             obj.refresh_from_db()
@@ -231,7 +290,9 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
         if formset.has_changed():
             services.audit_record(
-                actor=request.user, action="connection.update", obj=form.instance,
+                actor=request.user,
+                action="connection.update",
+                obj=form.instance,
                 changes={"fields": ["action_credentials", "trigger_credentials"]},
             )
 
@@ -250,11 +311,15 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/test/", self.admin_site.admin_view(require_POST(self.test_view)),
-                 name="connections_connection_test"),
+            path(
+                "<int:pk>/test/",
+                self.admin_site.admin_view(require_POST(self.test_view)),
+                name="connections_connection_test",
+            ),
             path("catalog/", self.admin_site.admin_view(self.catalog_view), name="connections_catalog"),
-            path("catalog/<slug:key>/", self.admin_site.admin_view(self.catalog_add_view),
-                 name="connections_catalog_add"),
+            path(
+                "catalog/<slug:key>/", self.admin_site.admin_view(self.catalog_add_view), name="connections_catalog_add"
+            ),
             *super().get_urls(),
         ]
 
@@ -263,8 +328,13 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:index"))
         connection = get_object_or_404(Connection.objects.select_related("connector"), pk=pk)
         result = connection_test(connection=connection, actor=request.user)
-        context = {**self.admin_site.each_context(request), "title": f"Test of {connection}", "result": result,
-                   "connection": connection, "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Test of {connection}",
+            "result": result,
+            "connection": connection,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/connections/connection/test_result.html", context)
 
     def catalog_view(self, request):
@@ -273,8 +343,11 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         enabled = dict(IntegrationType.objects.values_list("key", "enabled"))
         services_list = [s for key, s in CATALOG.items() if enabled.get(key)]
         context = {
-            **self.admin_site.each_context(request), "title": "Add integration", "services": services_list,
-            "custom_enabled": enabled.get(IntegrationType.CUSTOM_OPENAPI, False), "opts": self.model._meta,
+            **self.admin_site.each_context(request),
+            "title": "Add integration",
+            "services": services_list,
+            "custom_enabled": enabled.get(IntegrationType.CUSTOM_OPENAPI, False),
+            "opts": self.model._meta,
             "custom_url": _custom_openapi_url(),
         }
         return TemplateResponse(request, "admin/connections/catalog.html", context)
@@ -286,21 +359,30 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         if service is None or not IntegrationType.objects.filter(pk=key, enabled=True).exists():
             self.message_user(request, "This integration type is unknown or switched off.", level=messages.ERROR)
             return HttpResponseRedirect(reverse("admin:connections_catalog"))
-        form = CatalogForm(request.POST or None, service=service,
-                           initial={"organisation": request.user.organisation_id, "name": service.name})
+        form = CatalogForm(
+            request.POST or None,
+            service=service,
+            initial={"organisation": request.user.organisation_id, "name": service.name},
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 with transaction.atomic():
                     connector = services.connector_create_from_catalog(
-                        organisation=form.cleaned_data["organisation"], catalog_key=key,
-                        name=form.cleaned_data["name"], settings=form.settings_values(), created_by=request.user,
+                        organisation=form.cleaned_data["organisation"],
+                        catalog_key=key,
+                        name=form.cleaned_data["name"],
+                        settings=form.settings_values(),
+                        created_by=request.user,
                     )
                     config, secret = form.credential_values()
                     connection = None
                     if secret:
                         connection = services.catalog_connection_create(
-                            connector=connector, name=form.cleaned_data["connection_name"] or "Default",
-                            created_by=request.user, config=config, secret=secret,
+                            connector=connector,
+                            name=form.cleaned_data["connection_name"] or "Default",
+                            created_by=request.user,
+                            config=config,
+                            secret=secret,
                         )
             except ApplicationError as exc:
                 exc.add_to_form(form)
@@ -309,8 +391,13 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
                 if connection is not None:
                     return HttpResponseRedirect(reverse("admin:connections_connection_change", args=[connection.pk]))
                 return HttpResponseRedirect(reverse("admin:connections_connection_changelist"))
-        context = {**self.admin_site.each_context(request), "title": f"Add {service.name}", "form": form,
-                   "service": service, "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Add {service.name}",
+            "form": form,
+            "service": service,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/connections/catalog_add.html", context)
 
 

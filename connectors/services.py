@@ -587,6 +587,11 @@ def connector_import_schema(
         )
         connector.current_version = version
         connector.save(update_fields=["current_version", "updated_at"])
+        if added:
+            # New methods get their rights rows, with the defaults, on every connection.
+            from accesscontrol.services import method_rights_sync_connector
+
+            method_rights_sync_connector(connector=connector)
         audit_record(
             actor=actor,
             action="connector.import_schema",
