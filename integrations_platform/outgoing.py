@@ -93,7 +93,8 @@ def checked_addresses(host: str, port: int) -> list[str]:
     for text in addresses:
         ip = ipaddress.ip_address(text)
         shown = f"[{text}]" if ip.version == 6 else text
-        if address_blocked(ip) and not name_allowed and f"{shown}:{port}" not in allowed and f"{text}:{port}" not in allowed:
+        listed = name_allowed or f"{shown}:{port}" in allowed or f"{text}:{port}" in allowed
+        if address_blocked(ip) and not listed:
             raise BlockedAddressError(
                 f"The address of {host} ({text}) is not one the platform may call (loopback, private, "
                 f"link-local or metadata address). An administrator can allow-list {host}:{port}.",
@@ -262,10 +263,10 @@ def send(
                     raise OutgoingError(f"More than {max_redirects} redirects.", kind="network")
                 url = urljoin(url, location)
                 redirects.append(url)
-                if response.status_code == 303 or (response.status_code in {301, 302} and method == "POST"):
-                    if method != "HEAD":
-                        method, body = "GET", None
-                        headers = {k: v for k, v in headers.items() if k.lower() not in {"content-type", "content-length"}}
+                becomes_get = response.status_code == 303 or (response.status_code in {301, 302} and method == "POST")
+                if becomes_get and method != "HEAD":
+                    method, body = "GET", None
+                    headers = {k: v for k, v in headers.items() if k.lower() not in {"content-type", "content-length"}}
                 if urlsplit(url).hostname != original_host:
                     headers = {k: v for k, v in headers.items() if k.lower() not in {"authorization", "cookie"}}
                 continue

@@ -234,7 +234,7 @@ def test_multipart_body():
     boundary = request.content_type.split("boundary=")[1]
     text = request.body.decode()
     assert text.startswith(f"--{boundary}\r\n")
-    assert 'Content-Disposition: form-data; name="title"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nReport' in text
+    assert 'form-data; name="title"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nReport' in text
     assert 'name="file"; filename="file"\r\nContent-Type: application/octet-stream\r\n\r\nraw bytes' in text
     assert 'name="meta"\r\nContent-Type: application/json\r\n\r\n{"a": 1}' in text
     assert text.endswith(f"--{boundary}--\r\n")
