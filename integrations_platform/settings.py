@@ -265,3 +265,24 @@ LOGGING = {
 }
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Invocations (issue 5) ----------------------------------------------------------------------
+# Arguments larger than this (as compact JSON) are refused with 400.
+INVOCATION_MAX_ARGUMENT_BYTES = env.int("INVOCATION_MAX_ARGUMENT_BYTES", default=256 * 1024)
+# Default retry policy; a connection's retry_policy {max_attempts, base_delay, max_delay} overrides.
+INVOCATION_RETRY_MAX_ATTEMPTS = env.int("INVOCATION_RETRY_MAX_ATTEMPTS", default=3)
+INVOCATION_RETRY_BASE_DELAY = env.float("INVOCATION_RETRY_BASE_DELAY", default=0.5)
+INVOCATION_RETRY_MAX_DELAY = env.float("INVOCATION_RETRY_MAX_DELAY", default=30.0)
+# Retry-After is honoured up to this many seconds.
+INVOCATION_RETRY_AFTER_CAP = env.float("INVOCATION_RETRY_AFTER_CAP", default=60.0)
+# Delays up to this are slept in the task; longer ones re-enqueue the task with a countdown.
+INVOCATION_RETRY_INLINE_MAX = env.float("INVOCATION_RETRY_INLINE_MAX", default=1.0)
+# A running invocation's lease: connect + 2 x read timeout + this margin (seconds).
+INVOCATION_LEASE_MARGIN = env.int("INVOCATION_LEASE_MARGIN", default=30)
+OUTGOING_MAX_REDIRECTS = env.int("OUTGOING_MAX_REDIRECTS", default=5)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "invocations-expire-unconfirmed": {"task": "invocations.expire_unconfirmed", "schedule": 60.0},
+        "invocations-recover-lost": {"task": "invocations.recover_lost", "schedule": 60.0},
+    }
+)
