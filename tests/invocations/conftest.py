@@ -109,7 +109,12 @@ class Tool:
     operation: Operation
 
     def body(self, arguments=None, **extra) -> dict:
-        return {"connection": self.connection.pk, "operation": self.operation.name, "arguments": arguments or {}, **extra}
+        return {
+            "connection": self.connection.pk,
+            "operation": self.operation.name,
+            "arguments": arguments or {},
+            **extra,
+        }
 
 
 @pytest.fixture

@@ -92,8 +92,9 @@ def test_unknown_tool(api_client, designer, tool):
 
 
 def test_someone_elses_invocation_is_404(api_client, designer, member, outsider, tool):
-    invocation = services.invocation_create(user=designer, connection=tool.connection, operation=tool.operation,
-                                            arguments={"id": "1"})
+    invocation = services.invocation_create(
+        user=designer, connection=tool.connection, operation=tool.operation, arguments={"id": "1"}
+    )
     for user in (member, outsider):
         client = api_client(user)
         assert client.get(f"{URL}{invocation.pk}/").status_code == 404
@@ -126,8 +127,9 @@ def test_bad_arguments_name_the_path_and_send_nothing(api_client, designer, tool
 
 
 def test_nested_body_paths_are_named(api_client, designer, post_tool):
-    response = api_client(designer).post(URL, post_tool.body({"body": {"items": [{"id": 1}, {"id": "x"}]}}),
-                                         format="json")
+    response = api_client(designer).post(
+        URL, post_tool.body({"body": {"items": [{"id": 1}, {"id": "x"}]}}), format="json"
+    )
     assert response.status_code == 400
     assert "arguments.body.items.1.id" in response.json()["errors"]
     response = api_client(designer).post(URL, post_tool.body({"body": {}}), format="json")
@@ -242,10 +244,12 @@ def test_history_is_filterable_paginated_and_has_no_n_plus_one(
     api_client, designer, tool, post_tool, django_assert_max_num_queries
 ):
     for i in range(6):
-        services.invocation_create(user=designer, connection=tool.connection, operation=tool.operation,
-                                   arguments={"id": str(i)})
-    services.invocation_create(user=designer, connection=post_tool.connection, operation=post_tool.operation,
-                               arguments={"body": {"items": []}})
+        services.invocation_create(
+            user=designer, connection=tool.connection, operation=tool.operation, arguments={"id": str(i)}
+        )
+    services.invocation_create(
+        user=designer, connection=post_tool.connection, operation=post_tool.operation, arguments={"body": {"items": []}}
+    )
     client = api_client(designer)
     with django_assert_max_num_queries(6):
         response = client.get(URL)
