@@ -286,3 +286,14 @@ CELERY_BEAT_SCHEDULE.update(
         "invocations-recover-lost": {"task": "invocations.recover_lost", "schedule": 60.0},
     }
 )
+# With PostgreSQL, DB_POOL_MAX_SIZE > 0 uses psycopg's connection pool (Django 5.1+): a thread gives
+# its connection back while it waits on an upstream call or for a result, so many threads in flight
+# need few server connections. CONN_MAX_AGE must be 0 with a pool.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=30.0),
+    }

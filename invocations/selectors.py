@@ -46,5 +46,8 @@ def invocation_wait(*, user, invocation_id, wait: float) -> Invocation:
             status = Invocation.objects.filter(pk=invocation_id, user=user).values_list("status", flat=True).first()
             return status is None or status not in WAITING
 
+        from invocations.services import release_db_connection
+
+        release_db_connection()
         signals.wait_until(invocation_id, done, wait)
     return invocation_get(user=user, invocation_id=invocation_id)

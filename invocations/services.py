@@ -56,6 +56,14 @@ def _setting(name: str, default):
     return getattr(settings, name, default)
 
 
+def release_db_connection() -> None:
+    """Give a pooled database connection back before a long wait (no-op without a pool)."""
+    from django.db import connection
+
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
 # --- arguments ----------------------------------------------------------------------------------
 
 
@@ -551,6 +559,7 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
             attempts=attempt_no, lease_until=started + timedelta(seconds=_lease_seconds(connection))
         )
         response = error = None
+        release_db_connection()
         try:
             response = outgoing.send(
                 method=request.method,

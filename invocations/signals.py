@@ -46,6 +46,14 @@ def publish(invocation_id) -> None:
         client.publish(channel(invocation_id), b"1")
 
 
+def _done_and_release(done) -> bool:
+    from invocations.services import release_db_connection
+
+    result = done()
+    release_db_connection()
+    return result
+
+
 def wait_until(invocation_id, done, timeout: float) -> None:
     """Call ``done()`` (a fresh look at the row) until it is true or ``timeout`` seconds passed."""
     deadline = time.monotonic() + timeout
@@ -55,7 +63,7 @@ def wait_until(invocation_id, done, timeout: float) -> None:
         try:
             pubsub.subscribe(channel(invocation_id))
             # Subscribed first, then looked: a change between the two is not missed.
-            while not done():
+            while not _done_and_release(done):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
