@@ -36,6 +36,7 @@ WEB_THREADS = int(os.environ.get("BENCH_WEB_THREADS", "64"))
 def upstream_main(port: int, delay: float) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
