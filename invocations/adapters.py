@@ -64,10 +64,19 @@ def tool_name_for(connection: Connection, operation: Operation) -> str:
     return f"c{connection.pk}__{operation.name}"[:64]
 
 
+def _group_ids(user) -> list[int]:
+    """The user's groups and the company group, read once per request (kept on the user object)."""
+    cached = getattr(user, "_invocation_group_ids", None)
+    if cached is None:
+        cached = list(user.groups.values_list("pk", flat=True))
+        if user.organisation_id and user.organisation.members_group_id:
+            cached.append(user.organisation.members_group_id)
+        user._invocation_group_ids = cached
+    return cached
+
+
 def _has_object_perm(user, codename: str, obj, user_model, group_model) -> bool:
-    group_ids = list(user.groups.values_list("pk", flat=True))
-    if user.organisation_id and user.organisation.members_group_id:
-        group_ids.append(user.organisation.members_group_id)
+    group_ids = _group_ids(user)
     return (
         user_model.objects.filter(user=user, permission__codename=codename, content_object=obj).exists()
         or group_model.objects.filter(
@@ -163,8 +172,12 @@ def connection_secrets(connection: Connection) -> list[str]:
     """Every secret value of the connection's credentials, with derived forms (Basic auth)."""
     if _credentials is not None and hasattr(_credentials, "connection_secrets"):
         return list(_credentials.connection_secrets(connection))
+    return _secrets_of(connection.credential_links.select_related("credential"))
+
+
+def _secrets_of(links) -> list[str]:
     values: list[str] = []
-    for link in connection.credential_links.select_related("credential"):
+    for link in links:
         cred = link.credential
         secret = _load(cred.secret)
         values.extend(_secret_values(secret))
@@ -180,14 +193,9 @@ def apply_credentials(*, connection: Connection, security, request) -> list[str]
     """Put the connection's action credentials on the request; answers the secrets to redact."""
     if _credentials is not None and hasattr(_credentials, "apply_action_credentials"):
         return list(_credentials.apply_action_credentials(connection=connection, security=security, request=request))
-    if security == []:
-        links = []
-    else:
-        links = [
-            link
-            for link in connection.credential_links.select_related("credential").order_by("position", "pk")
-            if link.purpose == "action"
-        ]
+    # One read of the links: the action ones go on the request, all of them give secrets to redact.
+    all_links = list(connection.credential_links.select_related("credential").order_by("position", "pk"))
+    links = [] if security == [] else [link for link in all_links if link.purpose == "action"]
     for link in links:
         cred = link.credential
         secret = _load(cred.secret)
@@ -209,7 +217,9 @@ def apply_credentials(*, connection: Connection, security, request) -> list[str]
         elif cred.kind == "custom_headers":
             for key, value in secret.items():
                 request.headers[str(key)] = str(value)
-    return connection_secrets(connection)
+    if _credentials is not None and hasattr(_credentials, "connection_secrets"):
+        return connection_secrets(connection)
+    return _secrets_of(all_links)
 
 
 REDACTED = "[redacted]"

@@ -27,7 +27,8 @@ from urllib.parse import quote, quote_plus, urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
@@ -287,20 +288,29 @@ def invocation_create(
         invocation.expires_at = now + timedelta(seconds=settings.INVOCATION_CONFIRMATION_TIMEOUT)
     else:
         invocation.queued_at = now
-    invocation.full_clean(exclude=["user", "organisation", "connection", "operation"])
-    try:
-        with transaction.atomic():
-            invocation.save(force_insert=True)
-    except IntegrityError:
-        existing = Invocation.objects.filter(user=user, idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return existing
+    # The primary key is a fresh UUID and the one constraint (idempotency key per user) was looked up
+    # above and is caught below as IntegrityError: no need for full_clean's extra uniqueness queries.
+    invocation.full_clean(
+        exclude=["user", "organisation", "connection", "operation"], validate_unique=False, validate_constraints=False
+    )
+    if idempotency_key is None:
+        invocation.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                invocation.save(force_insert=True)
+        except IntegrityError:
+            existing = Invocation.objects.filter(user=user, idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise
+            return existing
+    organisation = user.organisation if user.organisation_id == invocation.organisation_id else None
     audit_record(
         actor=user,
         action="invocation.create",
         obj=invocation,
         changes={"tool": invocation.tool_name, "status": invocation.status, "via": via},
+        organisation=organisation,
     )
     if invocation.status == S.QUEUED:
         _enqueue(invocation.pk)
@@ -510,10 +520,16 @@ def _finish(invocation_id, *, status, **fields) -> bool:
 def invocation_execute(*, invocation_id, worker: str = "") -> str:
     """Run one queued invocation (the Celery task calls this). Answers what it did."""
     now = timezone.now()
-    row = Invocation.objects.filter(pk=invocation_id).values("status", "connection_id").first()
-    if row is None or row["status"] != S.QUEUED:
+    # One read for the row, its operation and its connection; one conditional UPDATE claims it, counts
+    # the first attempt and sets started_at once (each round trip to the database is latency).
+    invocation = (
+        Invocation.objects.select_related("operation", "connection__connector__integration_type")
+        .filter(pk=invocation_id)
+        .first()
+    )
+    if invocation is None or invocation.status != S.QUEUED:
         return "skipped"
-    connection = Connection.objects.select_related("connector__integration_type").get(pk=row["connection_id"])
+    connection = invocation.connection
     claimed = (
         Invocation.objects.filter(pk=invocation_id, status=S.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -522,15 +538,15 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
             lease_until=now + timedelta(seconds=_lease_seconds(connection)),
             worker=(worker or socket.gethostname())[:200],
             next_attempt_at=None,
+            started_at=Coalesce(F("started_at"), Value(now)),
+            attempts=F("attempts") + 1,
         )
     )
     if not claimed:
         return "skipped"
-    invocation = Invocation.objects.select_related("operation").get(pk=invocation_id)
-    invocation.connection = connection
+    invocation.status = S.RUNNING
     if invocation.started_at is None:
         invocation.started_at = now
-        Invocation.objects.filter(pk=invocation_id).update(started_at=now)
 
     reason = adapters.connection_unusable_reason(connection)
     if reason:
@@ -555,9 +571,10 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
         started = timezone.now()
         t0 = time.monotonic()
         attempt = InvocationAttempt.objects.create(invocation_id=invocation_id, number=attempt_no, started_at=started)
-        Invocation.objects.filter(pk=invocation_id, status=S.RUNNING).update(
-            attempts=attempt_no, lease_until=started + timedelta(seconds=_lease_seconds(connection))
-        )
+        if attempt_no > invocation.attempts + 1:  # the claim counted the first attempt of this run
+            Invocation.objects.filter(pk=invocation_id, status=S.RUNNING).update(
+                attempts=attempt_no, lease_until=started + timedelta(seconds=_lease_seconds(connection))
+            )
         response = error = None
         release_db_connection()
         try:
