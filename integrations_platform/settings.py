@@ -292,6 +292,10 @@ CELERY_BEAT_SCHEDULE.update(
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With a pool, CONN_HEALTH_CHECKS makes every checkout a round trip (psycopg's check_connection),
+    # and a call checks out several times (it gives the connection back while it waits). The pool
+    # throws away connections that come back broken and renews them after max_lifetime instead.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECKS", default=False)
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": DB_POOL_MAX_SIZE,
