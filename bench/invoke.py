@@ -86,22 +86,26 @@ def fmt_ms(values) -> str:
     return f"p50 {statistics.median(values) * 1000:.2f} ms, p99 {pct(values, 99) * 1000:.2f} ms (n={len(values)})"
 
 
-def concurrent(n_clients: int, total: int, fn) -> float:
-    """Run ``fn(session)`` ``total`` times from ``n_clients`` threads; answers calls per second."""
+def concurrent(n_clients: int, total: int, fn, max_seconds: float = 60.0) -> float:
+    """Run ``fn(session)`` up to ``total`` times from ``n_clients`` threads, starting no new call after
+    ``max_seconds``; answers completed calls per second."""
     import requests
 
     counter = iter(range(total))
     lock = threading.Lock()
     errors = []
+    done = []
+    stop_at = time.perf_counter() + max_seconds
 
     def client():
         session = requests.Session()
         while True:
             with lock:
-                if next(counter, None) is None:
+                if next(counter, None) is None or time.perf_counter() > stop_at:
                     return
             try:
                 fn(session)
+                done.append(1)
             except Exception as exc:
                 errors.append(exc)
 
@@ -114,7 +118,9 @@ def concurrent(n_clients: int, total: int, fn) -> float:
     elapsed = time.perf_counter() - started
     if errors:
         print(f"  {len(errors)} errors, first: {errors[0]!r}")
-    return total / elapsed
+    if len(done) + len(errors) < total:
+        print(f"  stopped after {max_seconds:.0f} s: {len(done)} of {total} calls completed")
+    return len(done) / elapsed
 
 
 def main() -> None:
@@ -271,12 +277,12 @@ def run(env, fast_port, slow_port, procs) -> None:
         samples.append(time.perf_counter() - t)
     d50 = statistics.median(samples)
     print(f"(d) invocation through the API, sequential: {fmt_ms(samples)}")
-    d = concurrent(8, 1500, lambda s: invoke(s, tools["fast"]))
+    d = concurrent(8, 1500, lambda s: invoke(s, tools["fast"]), max_seconds=60)
     print(f"(d) invocation through the API, 8 clients: {d:.0f} invocations/s")
 
     # (e)
-    concurrent(100, 300, lambda s: invoke(s, tools["slow"]))  # warm 100 client connections
-    e = concurrent(100, 3000, lambda s: invoke(s, tools["slow"]))
+    concurrent(100, 300, lambda s: invoke(s, tools["slow"]), max_seconds=20)  # warm 100 client connections
+    e = concurrent(100, 3000, lambda s: invoke(s, tools["slow"]), max_seconds=60)
     print(f"(e) upstream taking 200 ms, 100 clients: {e:.0f} invocations/s")
 
     print()
