@@ -130,6 +130,7 @@ def main() -> None:
         "DATABASE_URL": DB_URL,
         "REDIS_URL": REDIS_URL,
         "DB_POOL_MAX_SIZE": os.environ.get("DB_POOL_MAX_SIZE", "20"),
+        "DB_SYNCHRONOUS_COMMIT": os.environ.get("DB_SYNCHRONOUS_COMMIT", "on"),
         "DJANGO_ENV": "development",
         "DEBUG": "false",
         "VAR_DIR": str(ROOT / "var" / "bench"),
@@ -221,7 +222,8 @@ def run(env, fast_port, slow_port, procs) -> None:
 
     fast_url = f"http://127.0.0.1:{fast_port}/ping"
     print(f"cores: {os.cpu_count()}; worker: threads pool x{WORKER_CONCURRENCY}; "
-          f"web: gunicorn gthread {WEB_WORKERS} x {WEB_THREADS} threads; DB pool max {env['DB_POOL_MAX_SIZE']}")
+          f"web: gunicorn gthread {WEB_WORKERS} x {WEB_THREADS} threads; DB pool max {env['DB_POOL_MAX_SIZE']}; "
+          f"synchronous_commit {env['DB_SYNCHRONOUS_COMMIT']}")
 
     # (a)
     session = requests.Session()

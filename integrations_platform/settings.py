@@ -301,3 +301,11 @@ if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": env.float("DB_POOL_TIMEOUT", default=30.0),
     }
+# DB_SYNCHRONOUS_COMMIT=off: PostgreSQL answers a commit before its WAL reaches the disk (no corruption;
+# a server crash can lose the last ~0.6 s of commits, which the invocations' lease recovery treats like a
+# lost worker). Each commit otherwise waits for one fsync, a few ms on slow disks. Default: on.
+DB_SYNCHRONOUS_COMMIT = env.str("DB_SYNCHRONOUS_COMMIT", default="")
+if DB_SYNCHRONOUS_COMMIT in {"on", "off", "local", "remote_write"} and DATABASES["default"]["ENGINE"].endswith(
+    "postgresql"
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c synchronous_commit={DB_SYNCHRONOUS_COMMIT}"
