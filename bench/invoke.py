@@ -1,6 +1,9 @@
 """Invocation figures with PostgreSQL and Redis.
 
     python bench/invoke.py            # needs a local PostgreSQL (database bench_invoke) and Redis
+    DB_SYNCHRONOUS_COMMIT=off python bench/invoke.py   # commits without waiting for the WAL flush
+
+Every stage is bounded in count and in time (the concurrent ones start no call after 60 s).
 
 (a) a direct `requests` call to a local upstream; (b) a bare Celery task round trip; (c) Celery
 tasks making the same call (tasks/s); (d) invocations end to end through the API with `wait`:
