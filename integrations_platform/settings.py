@@ -222,6 +222,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CredentialKindEnum": "connectors.models.AuthSchemeConfig.Kind",
         "PrincipalKindEnum": [("group", "group"), ("user", "user")],
+        "ConnectionStatusEnum": "connections.models.Connection.Status",
+        "InvocationStatusEnum": "invocations.models.Invocation.Status",
     },
 }
 
@@ -285,3 +287,47 @@ CELERY_BEAT_SCHEDULE["connections-refresh-expiring-tokens"] = {
 # urllib3 logs every request line (with its query string, where an API key may sit) at DEBUG:
 # keep it at INFO whatever LOG_LEVEL says.
 LOGGING.setdefault("loggers", {})["urllib3"] = {"level": "INFO"}
+
+# --- Invocations (issue 5) ----------------------------------------------------------------------
+# Arguments larger than this (as compact JSON) are refused with 400.
+INVOCATION_MAX_ARGUMENT_BYTES = env.int("INVOCATION_MAX_ARGUMENT_BYTES", default=256 * 1024)
+# Default retry policy; a connection's retry_policy {max_attempts, base_delay, max_delay} overrides.
+INVOCATION_RETRY_MAX_ATTEMPTS = env.int("INVOCATION_RETRY_MAX_ATTEMPTS", default=3)
+INVOCATION_RETRY_BASE_DELAY = env.float("INVOCATION_RETRY_BASE_DELAY", default=0.5)
+INVOCATION_RETRY_MAX_DELAY = env.float("INVOCATION_RETRY_MAX_DELAY", default=30.0)
+# Retry-After is honoured up to this many seconds.
+INVOCATION_RETRY_AFTER_CAP = env.float("INVOCATION_RETRY_AFTER_CAP", default=60.0)
+# Delays up to this are slept in the task; longer ones re-enqueue the task with a countdown.
+INVOCATION_RETRY_INLINE_MAX = env.float("INVOCATION_RETRY_INLINE_MAX", default=1.0)
+# A running invocation's lease: connect + 2 x read timeout + this margin (seconds).
+INVOCATION_LEASE_MARGIN = env.int("INVOCATION_LEASE_MARGIN", default=30)
+OUTGOING_MAX_REDIRECTS = env.int("OUTGOING_MAX_REDIRECTS", default=5)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "invocations-expire-unconfirmed": {"task": "invocations.expire_unconfirmed", "schedule": 60.0},
+        "invocations-recover-lost": {"task": "invocations.recover_lost", "schedule": 60.0},
+    }
+)
+# With PostgreSQL, DB_POOL_MAX_SIZE > 0 uses psycopg's connection pool (Django 5.1+): a thread gives
+# its connection back while it waits on an upstream call or for a result, so many threads in flight
+# need few server connections. CONN_MAX_AGE must be 0 with a pool.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With a pool, CONN_HEALTH_CHECKS makes every checkout a round trip (psycopg's check_connection),
+    # and a call checks out several times (it gives the connection back while it waits). The pool
+    # throws away connections that come back broken and renews them after max_lifetime instead.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECKS", default=False)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=30.0),
+    }
+# DB_SYNCHRONOUS_COMMIT=off: PostgreSQL answers a commit before its WAL reaches the disk (no corruption;
+# a server crash can lose the last ~0.6 s of commits, which the invocations' lease recovery treats like a
+# lost worker). Each commit otherwise waits for one fsync, a few ms on slow disks. Default: on.
+DB_SYNCHRONOUS_COMMIT = env.str("DB_SYNCHRONOUS_COMMIT", default="")
+if DB_SYNCHRONOUS_COMMIT in {"on", "off", "local", "remote_write"} and DATABASES["default"]["ENGINE"].endswith(
+    "postgresql"
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c synchronous_commit={DB_SYNCHRONOUS_COMMIT}"

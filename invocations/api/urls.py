@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from invocations.api.views import InvocationViewSet
+
+router = SimpleRouter()
+router.register("invocations", InvocationViewSet, basename="invocation")
+
+urlpatterns = router.urls
