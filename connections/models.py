@@ -70,6 +70,11 @@ class Credential(models.Model):
     # OAuth2 tokens (access, refresh) as a JSON object. Encrypted; write-only.
     tokens = EncryptedTextField(blank=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Moves on every token change: a refresh only writes when the version is still the one it
+    # started from (a conditional update, safe on SQLite and PostgreSQL alike).
+    token_version = models.PositiveIntegerField(default=0)
+    # Set while one worker refreshes the token; others wait for token_version to move.
+    token_refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -112,3 +117,19 @@ class ConnectionCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection} {self.purpose} #{self.position}: {self.credential}"
+
+
+class OAuthState(models.Model):
+    """One authorization-code flow in progress: single-use, bound to the user and the credential."""
+
+    state = models.CharField(max_length=100, unique=True)
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="oauth_states")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    redirect_uri = models.URLField(max_length=2000)
+    # PKCE verifier: encrypted like every other secret.
+    code_verifier = EncryptedTextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"OAuth flow for credential {self.credential_id}"
