@@ -115,7 +115,8 @@ def _field(key: str, schema: dict, name: str, required: bool, depth: int) -> Fie
             if isinstance(schema.get(key_), int | float):
                 spec.attrs[attr] = schema[key_]
     elif kind == "string":
-        spec.widget = "textarea" if (schema.get("maxLength") or 0) > 200 or schema.get("format") == "textarea" else "text"
+        long_text = (schema.get("maxLength") or 0) > 200 or schema.get("format") == "textarea"
+        spec.widget = "textarea" if long_text else "text"
         if isinstance(schema.get("maxLength"), int):
             spec.attrs["maxlength"] = schema["maxLength"]
     elif kind == "array":

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations_platform.errors import ApplicationError
 from portal import selectors
@@ -154,4 +155,102 @@ def tool_detail(request, name: str):
         "portal/tool_detail.html",
         {"nav": "tools", "tool": tool, "fields": fields, "errors": errors_left},
         status=status,
+    )
+
+
+# --- Confirmations ----------------------------------------------------------------------------
+
+
+@login_required
+def confirmations(request):
+    from portal import invocation_pages
+
+    pending = list(invocation_pages.confirmation_list(user=request.user))
+    return render(
+        request,
+        "portal/confirmations.html",
+        {"nav": "confirmations", "pending": pending, "latest": max((i.pk for i in pending), default=0)},
+    )
+
+
+@login_required
+def confirmations_state(request):
+    """A small JSON answer for the page's polling: how many wait, and the newest id."""
+    from portal import invocation_pages
+
+    pending = invocation_pages.confirmation_list(user=request.user)
+    ids = list(pending.values_list("pk", flat=True))
+    response = JsonResponse({"count": len(ids), "latest": max(ids, default=0)})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def invocation_decide(request, pk: int, decision: str):
+    from portal import invocation_pages
+
+    invocation = invocation_pages.invocation_get(user=request.user, pk=pk)
+    if invocation is None:
+        raise Http404("No such invocation.")
+    try:
+        if decision == "confirm":
+            invocation_pages.confirm(user=request.user, invocation=invocation)
+            messages.success(request, f"Approved: call #{invocation.pk} is on its way.")
+        else:
+            invocation_pages.reject(user=request.user, invocation=invocation)
+            messages.info(request, f"Rejected: call #{invocation.pk} will not be made.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    target = request.POST.get("next") or ""
+    if target == "detail":
+        return redirect("portal:invocation", pk=invocation.pk)
+    return redirect("portal:confirmations")
+
+
+# --- History ----------------------------------------------------------------------------------
+
+
+@login_required
+def history(request):
+    from portal import invocation_pages
+    from portal.forms import HistoryFilterForm
+
+    form = HistoryFilterForm(request.GET or None, connections=selectors.tool_connections_for(user=request.user))
+    filters = {}
+    if form.is_bound and form.is_valid():
+        filters = {
+            "status": form.cleaned_data.get("status") or None,
+            "connection_id": form.cleaned_data.get("connection"),
+            "since": form.cleaned_data.get("since"),
+            "until": form.cleaned_data.get("until"),
+        }
+    queryset = invocation_pages.history_list(user=request.user, **filters)
+    paginator = Paginator(queryset, invocation_pages.HISTORY_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "portal/history.html",
+        {"nav": "history", "form": form, "page": page, "query": query.urlencode(), "filtered": any(filters.values())},
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
+
+
+@login_required
+def invocation_detail(request, pk: int):
+    from portal import invocation_pages
+
+    invocation = invocation_pages.invocation_get(user=request.user, pk=pk)
+    if invocation is None:
+        raise Http404("No such invocation.")
+    return render(
+        request,
+        "portal/invocation_detail.html",
+        {
+            "nav": "history",
+            "invocation": invocation,
+            "final": invocation.status in invocation_pages.FINAL_STATUSES,
+        },
     )

@@ -97,7 +97,7 @@ def make_handler(store: NotesStore, api_key: str):
         server_version = "DemoNotes/1.0"
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format, *args):  # noqa: A002 (the standard library's name)
+        def log_message(self, format, *args):
             if os.environ.get("DEMO_UPSTREAM_LOG"):
                 super().log_message(format, *args)
 
@@ -127,10 +127,11 @@ def make_handler(store: NotesStore, api_key: str):
             url = urlsplit(self.path)
             return url.path.rstrip("/") or "/", parse_qs(url.query)
 
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):
             path, query = self._route()
             if path == "/openapi.yaml":
-                return self._send(200, schema_text(f"http://{self.headers.get('Host', '127.0.0.1')}"), "application/yaml")
+                host = self.headers.get("Host", "127.0.0.1")
+                return self._send(200, schema_text(f"http://{host}"), "application/yaml")
             if path == "/health":
                 return self._send(200, {"status": "ok"})
             if not self._authorised():
@@ -155,7 +156,7 @@ def make_handler(store: NotesStore, api_key: str):
                 )
             return self._send(404, {"error": "not_found", "message": "No such endpoint."})
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             path, _ = self._route()
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
@@ -174,7 +175,7 @@ def make_handler(store: NotesStore, api_key: str):
                 return self._send(422, {"error": "invalid", "errors": errors})
             return self._send(201, store.create(data))
 
-        def do_DELETE(self):  # noqa: N802
+        def do_DELETE(self):
             path, _ = self._route()
             if not self._authorised():
                 return None

@@ -8,6 +8,7 @@ Works on the embedded defaults (SQLite and the filesystem broker). ``make run`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -74,7 +75,8 @@ class Command(BaseCommand):
 
         commands = []
         if not options["no_upstream"]:
-            commands.append(("demo upstream", [sys.executable, "-m", "portal.demo.upstream", "--port", str(upstream_port)]))
+            upstream = [sys.executable, "-m", "portal.demo.upstream", "--port", str(upstream_port)]
+            commands.append(("demo upstream", upstream))
         commands.append(
             (
                 "celery worker",
@@ -119,7 +121,8 @@ class Command(BaseCommand):
                 for name, process in children:
                     code = process.poll()
                     if code is not None:
-                        self.stderr.write(self.style.ERROR(f"The {name} stopped (exit code {code}); stopping the rest."))
+                        message = f"The {name} stopped (exit code {code}); stopping the rest."
+                        self.stderr.write(self.style.ERROR(message))
                         stopping = True
                         break
                 time.sleep(0.3)
@@ -133,20 +136,16 @@ class Command(BaseCommand):
     def _stop_all(self, children) -> None:
         for _, process in reversed(children):
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 15
         for name, process in reversed(children):
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.stderr.write(f"The {name} did not stop in time; killing it.")
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 process.wait()
 
     def _banner(self, port: int, upstream_port: int, allowed: str, options) -> None:
