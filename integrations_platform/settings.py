@@ -265,3 +265,11 @@ LOGGING = {
 }
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Connectors (connectors-django) -----------------------------------------------------------
+# An oversized post to the connector admin gets a form error instead of a bare 400 page: the
+# middleware must run before the CSRF middleware, which is the first to read the body.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),
+    "connectors.middleware.OversizedSchemaPostMiddleware",
+)

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from connectors.api.views import ConnectorViewSet
+
+router = SimpleRouter()
+router.register("connectors", ConnectorViewSet, basename="connector")
+
+urlpatterns: list = router.urls
