@@ -12,6 +12,9 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 class ConnectionUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey("connections.Connection", on_delete=models.CASCADE)
+    # The creator's own access (seed 003: the creator always keeps access), as opposed to a person
+    # chosen at the individuals level. Still a guardian permission like any other.
+    implicit = models.BooleanField(default=False, editable=False)
 
 
 class ConnectionGroupObjectPermission(GroupObjectPermissionBase):
