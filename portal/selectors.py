@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
-from guardian.shortcuts import get_objects_for_user
 
+from accesscontrol.selectors import connection_list_granted_to
 from connections.models import Connection
 from connectors.models import Connector
 
@@ -52,9 +52,7 @@ def connection_list_for_designer(*, user) -> list[ConnectionRow]:
     organisation, with their status and who else may use them."""
     if not is_designer(user):
         return []
-    granted = get_objects_for_user(
-        user, "connections.use_connection", klass=Connection, accept_global_perms=False, with_superuser=False
-    )
+    granted = connection_list_granted_to(user=user)
     connections = list(
         Connection.objects.filter(organisation_id=user.organisation_id)
         .filter(Q(pk__in=granted.values("pk")) | Q(created_by=user))
@@ -101,6 +99,8 @@ def _principals(connections: list[Connection]) -> dict[int, list[str]]:
         .order_by("user__username")
     )
     for perm in user_perms:
+        if perm.implicit:
+            continue  # the creator, named below
         result[perm.content_object_id].append(perm.user.get_full_name() or perm.user.username)
     for connection in connections:
         creator = connection.created_by
@@ -140,9 +140,7 @@ def connection_list_usable_by(*, user) -> QuerySet[Connection]:
     access control selector)."""
     if not getattr(user, "is_authenticated", False) or not user.organisation_id:
         return Connection.objects.none()
-    granted = get_objects_for_user(
-        user, "connections.use_connection", klass=Connection, accept_global_perms=False, with_superuser=False
-    )
+    granted = connection_list_granted_to(user=user)
     return (
         Connection.objects.filter(Q(pk__in=granted.values("pk")) | Q(created_by=user))
         .filter(connector__enabled=True, connector__integration_type__enabled=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from integrations_platform.errors import ApplicationError
+
 # More than this on one page is no help to a person: they are asked to search instead.
 MAX_TOOLS_ON_PAGE = 500
 
@@ -53,9 +55,12 @@ def tool_groups(*, user, query=None, connection_id=None, tag=None) -> tuple[list
 
 def tool_get(*, user, name: str):
     """The tool of this name if the user may call it now, else None."""
-    from accesscontrol.selectors import tool_get_for
+    from accesscontrol.selectors import tool_resolve
 
-    return tool_get_for(user=user, name=name)
+    try:
+        return tool_resolve(user=user, name=name)
+    except ApplicationError:
+        return None
 
 
 def invoke(*, user, tool, arguments: dict):
