@@ -8,8 +8,9 @@ is left alone (``_skip_reference``): by then :func:`scan_document` has refused a
 directly under ``/``; that reads no file and fetches nothing.)
 """
 
+from urllib.parse import unquote
+
 from prance.util import resolver as prance_resolver
-from prance.util.path import path_get
 from prance.util.url import urlresource
 
 from .errors import SchemaError, pointer_join, pointer_unescape
@@ -50,22 +51,28 @@ _NAMED_MAPS = frozenset(
 
 
 def lookup(document, ref: str):
-    """The value an internal reference (``#/a/b``) points to; KeyError when it points to nothing."""
+    """The value an internal reference (``#/a/b``) points to; KeyError when it points to nothing.
+
+    The fragment is a URI fragment: percent-escapes are decoded before the JSON pointer is read.
+    """
     if ref == "#":
         return document
     if not ref.startswith("#/"):
         raise KeyError(ref)
+    return lookup_path(document, [pointer_unescape(unquote(part)) for part in ref[2:].split("/")])
+
+
+def lookup_path(document, parts):
     node = document
-    for part in ref[2:].split("/"):
-        part = pointer_unescape(part)
+    for part in parts:
         if type(node) is dict:
             node = node[part]
         elif type(node) is list:
             if not part.isdigit():
-                raise KeyError(ref)
+                raise KeyError(part)
             node = node[int(part)]
         else:
-            raise KeyError(ref)
+            raise KeyError(part)
     return node
 
 
@@ -155,8 +162,9 @@ class _InMemoryResolver(prance_resolver.RefResolver):
         if urlresource(ref_url) != self._document_resource:  # pragma: no cover - skipped before
             raise SchemaError(f"The reference {ref_url.geturl()!r} points outside the document.")
         try:
-            return path_get(self._document, obj_path) if obj_path else self._document
-        except (KeyError, IndexError, TypeError):
+            # prance unescapes ~0 and ~1 but leaves percent-escapes in place.
+            return lookup_path(self._document, [unquote(part) for part in obj_path])
+        except (KeyError, IndexError):
             return {}
 
     def _translate_value(self, ref_key, ref_url, resolved_value):
