@@ -243,7 +243,8 @@ def validate(kind: str, config, secret, *, secret_required: bool = True) -> tupl
         if secret_required:
             errors["secret"] = ["This field is required."]
     elif kind == Kind.CUSTOM_HEADERS:
-        clean_secret, names = _validate_custom_headers(secret, errors)
+        headers, names = _validate_custom_headers(secret, errors)
+        clean_secret = {"headers": headers}
         clean_config["header_names"] = names
     else:
         known_secret = {f.name for f in spec.secret}

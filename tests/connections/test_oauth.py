@@ -1,0 +1,207 @@
+"""OAuth2 flows against an authorization server the test runs on 127.0.0.1 (Authlib server side)."""
+
+import datetime as dt
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.db import connections as db_connections
+from django.utils import timezone
+
+from connections import oauth, services
+from connections.credentials import OutgoingRequest, apply_action_credentials
+from connections.models import Connection, Credential
+from integrations_platform.errors import ApplicationError
+from tests.connections.conftest import SECRETS, make_connector
+from tests.connections.oauth_server import OAuthTestServer
+from tests.factories import make_user
+
+REDIRECT = "http://testserver/admin/connections/credential/oauth/callback/"
+
+
+@pytest.fixture
+def auth_server(monkeypatch):
+    # The server side of Authlib insists on https unless told it is a test.
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+    with OAuthTestServer() as server:
+        server.add_client(
+            "platform-client", SECRETS["client_secret"], [REDIRECT],
+            ["authorization_code", "refresh_token", "client_credentials"],
+        )
+        yield server
+
+
+def _code_credential(org, admin, server, name="oauth"):
+    return services.credential_create(
+        organisation=org, name=name, kind="oauth2_authorization_code", created_by=admin,
+        config={"client_id": "platform-client", "authorize_url": server.url + "/authorize",
+                "token_url": server.url + "/token", "scopes": ["read", "write"]},
+        secret={"client_secret": SECRETS["client_secret"]},
+    )
+
+
+def _connect(credential, user, server) -> str:
+    url = oauth.oauth_authorization_start(credential=credential, user=user, redirect_uri=REDIRECT)
+    assert url.startswith(server.url + "/authorize?")
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"] and query["scope"] == ["read write"]
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    back = parse_qs(urlsplit(answer.headers["Location"]).query)
+    return back["state"][0], back["code"][0]
+
+
+def _connection_with(org, admin, credential, name="c"):
+    connector = make_connector(org, name=f"OAuth {name}", base_url="http://127.0.0.1:9")
+    return services.connection_create(
+        connector=connector, organisation=org, name=name, created_by=admin,
+        action_credentials=[{"ref": credential.pk}],
+    )
+
+
+def _call(server, connection):
+    request = OutgoingRequest("GET", server.url + "/resource")
+    apply_action_credentials(connection=connection, security=None, request=request)
+    return request, requests.request(**request.requests_kwargs(), timeout=10)
+
+
+@pytest.mark.django_db
+def test_authorization_code_flow_then_calls(org, platform_admin, auth_server):
+    credential = _code_credential(org, platform_admin, auth_server)
+    connection = _connection_with(org, platform_admin, credential)
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    credential.refresh_from_db()
+    tokens = services.credential_tokens_read(credential)
+    assert tokens["access_token"] and tokens["refresh_token"]
+    assert credential.token_expires_at > timezone.now()
+    assert auth_server.state.token_requests[-1]["grant_type"] == "authorization_code"
+    _, response = _call(auth_server, connection)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_wrong_replayed_and_foreign_state_are_refused(org, platform_admin, auth_server):
+    credential = _code_credential(org, platform_admin, auth_server)
+    state, code = _connect(credential, platform_admin, auth_server)
+    other = make_user(org, is_platform_admin=True)
+    for user, bad_state in ((platform_admin, "made-up"), (platform_admin, None), (other, state)):
+        with pytest.raises(ApplicationError) as exc:
+            oauth.oauth_authorization_complete(user=user, state=bad_state, code=code)
+        assert exc.value.code == "oauth_state_invalid"
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    with pytest.raises(ApplicationError) as exc:
+        oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    assert exc.value.code == "oauth_state_invalid"
+    assert SECRETS["client_secret"] not in exc.value.message
+
+
+@pytest.mark.django_db
+def test_provider_refusing_the_code_is_a_clear_error(org, platform_admin, auth_server):
+    credential = _code_credential(org, platform_admin, auth_server)
+    state, _ = _connect(credential, platform_admin, auth_server)
+    with pytest.raises(ApplicationError) as exc:
+        oauth.oauth_authorization_complete(user=platform_admin, state=state, code="forged-code")
+    assert exc.value.code == "oauth_exchange_failed"
+    assert "invalid_grant" in exc.value.message
+    credential.refresh_from_db()
+    assert not credential.tokens
+
+
+@pytest.mark.django_db
+def test_client_credentials_fetched_once_and_reused(org, platform_admin, auth_server):
+    credential = services.credential_create(
+        organisation=org, name="cc", kind="oauth2_client_credentials", created_by=platform_admin,
+        config={"client_id": "platform-client", "token_url": auth_server.url + "/token"},
+        secret={"client_secret": SECRETS["client_secret"]},
+    )
+    connection = _connection_with(org, platform_admin, credential)
+    _, first = _call(auth_server, connection)
+    _, second = _call(auth_server, connection)
+    assert first.status_code == second.status_code == 200
+    assert [r["grant_type"] for r in auth_server.state.token_requests] == ["client_credentials"]
+
+
+@pytest.mark.django_db
+def test_refresh_before_expiry_and_after_401(org, platform_admin, auth_server):
+    credential = _code_credential(org, platform_admin, auth_server)
+    connection = _connection_with(org, platform_admin, credential)
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    # About to expire (inside the margin): refreshed before the call.
+    Credential.objects.filter(pk=credential.pk).update(token_expires_at=timezone.now() + dt.timedelta(seconds=30))
+    _, response = _call(auth_server, connection)
+    assert response.status_code == 200
+    assert auth_server.state.token_requests[-1]["grant_type"] == "refresh_token"
+    count = auth_server.token_request_count
+    # The provider revokes the access token: 401, refresh once, retry succeeds.
+    auth_server.state.tokens.clear()
+    request, response = _call(auth_server, connection)
+    assert response.status_code == 401
+    assert oauth.credentials_refresh_after_unauthorised(request=request) is True
+    # A second worker that saw the same 401 retries with the new token without refreshing again.
+    assert oauth.credentials_refresh_after_unauthorised(request=request) is True
+    assert auth_server.token_request_count == count + 1
+    _, response = _call(auth_server, connection)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_failed_refresh_marks_connections_visibly(org, platform_admin, auth_server):
+    credential = _code_credential(org, platform_admin, auth_server)
+    connection = _connection_with(org, platform_admin, credential)
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    auth_server.state.refuse_refresh = True
+    with pytest.raises(oauth.TokenRefreshFailed) as exc:
+        oauth.credential_refresh_token(credential=credential, force=True)
+    assert "invalid_grant" in exc.value.message
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.NEEDS_REAUTHORISATION
+    assert "invalid_grant" in connection.status_reason
+    from connections.selectors import connection_usable_reason
+
+    assert "re-authorisation" in connection_usable_reason(connection)
+    # Connecting again clears it.
+    auth_server.state.refuse_refresh = False
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_refreshes_send_one_token_request(org, platform_admin, auth_server):
+    credential = _code_credential(org, platform_admin, auth_server)
+    _connection_with(org, platform_admin, credential)
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    credential.refresh_from_db()
+    seen = credential.token_version
+    before = auth_server.token_request_count
+    # The token endpoint is slow, so both workers are inside the refresh at the same time.
+    auth_server.state.token_delay = 0.5
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def worker():
+        try:
+            barrier.wait(timeout=10)
+            fresh = oauth.credential_refresh_token(credential=credential, force=True, seen_version=seen)
+            results.append(services.credential_tokens_read(fresh)["access_token"])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            db_connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert auth_server.token_request_count == before + 1
+    assert len(results) == 2 and results[0] == results[1]
+    credential.refresh_from_db()
+    assert credential.token_version == seen + 1
