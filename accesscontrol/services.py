@@ -497,3 +497,35 @@ def method_rights_bulk(
         action="connection.method_rights_changed",
         extra={"bulk": {"method": method.upper() if method else None, "tag": tag}},
     )
+
+
+@transaction.atomic
+def method_rights_apply(*, connection, actor, changes=None, bulk=None) -> int:
+    """Per-method ``changes`` (see :func:`method_rights_update`), then ``bulk`` changes in order
+    (each the keyword arguments of :func:`method_rights_bulk`: ``method``, ``tag``,
+    ``allow_principals``, ``requires_confirmation``), all or nothing. Errors of a bulk item are
+    named ``bulk.<index>.<field>``. Returns how many method changes were made."""
+    _check_may_edit(actor=actor, connection=connection)
+    if not changes and not bulk:
+        raise ApplicationError(
+            "Give changes and/or bulk changes.", field_errors={"changes": "Give a non-empty list of changes."}
+        )
+    if bulk is not None and (not isinstance(bulk, list) or len(bulk) > 100):
+        raise ApplicationError("Bulk changes are not valid.", field_errors={"bulk": "Give a list of at most 100."})
+    count = method_rights_update(connection=connection, actor=actor, changes=changes) if changes else 0
+    allowed = {"method", "tag", "allow_principals", "requires_confirmation"}
+    for index, item in enumerate(bulk or ()):
+        if not isinstance(item, dict) or set(item) - allowed:
+            raise ApplicationError(
+                "Bulk changes are not valid; nothing was changed.",
+                field_errors={f"bulk.{index}": f"Give an object with only: {', '.join(sorted(allowed))}."},
+            )
+        try:
+            count += method_rights_bulk(connection=connection, actor=actor, **item)
+        except ApplicationError as exc:
+            raise ApplicationError(
+                "Bulk changes are not valid; nothing was changed.",
+                field_errors={f"bulk.{index}.{field}": problems for field, problems in exc.field_errors.items()},
+                status_code=exc.status_code,
+            ) from None
+    return count

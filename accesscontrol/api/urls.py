@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from accesscontrol.api.views import ConnectionOperationsView, ToolsView
+
+urlpatterns: list = [
+    path("tools/", ToolsView.as_view(), name="tools"),
+    path("connections/<int:pk>/operations/", ConnectionOperationsView.as_view(), name="connection-operations"),
+]
