@@ -147,6 +147,11 @@ def tool_detail(request, name: str):
                     if not error.field_errors:
                         errors_left.append(error.message)
                 else:
+                    if not invocation.requires_confirmation:
+                        # Show the answer on the next page when it comes quickly; else it refreshes.
+                        from portal.invocation_pages import TRY_WAIT_SECONDS, invocation_wait
+
+                        invocation_wait(user=request.user, pk=invocation.pk, seconds=TRY_WAIT_SECONDS)
                     return redirect("portal:invocation", pk=invocation.pk)
     else:
         fields = build_fields(schema)
@@ -169,7 +174,7 @@ def confirmations(request):
     return render(
         request,
         "portal/confirmations.html",
-        {"nav": "confirmations", "pending": pending, "latest": max((i.pk for i in pending), default=0)},
+        {"nav": "confirmations", "pending": pending, "latest": ",".join(sorted(str(i.pk) for i in pending))},
     )
 
 
@@ -179,15 +184,15 @@ def confirmations_state(request):
     from portal import invocation_pages
 
     pending = invocation_pages.confirmation_list(user=request.user)
-    ids = list(pending.values_list("pk", flat=True))
-    response = JsonResponse({"count": len(ids), "latest": max(ids, default=0)})
+    ids = sorted(str(pk) for pk in pending.values_list("pk", flat=True))
+    response = JsonResponse({"count": len(ids), "latest": ",".join(ids)})
     response["Cache-Control"] = "no-store"
     return response
 
 
 @login_required
 @require_POST
-def invocation_decide(request, pk: int, decision: str):
+def invocation_decide(request, pk, decision: str):
     from portal import invocation_pages
 
     invocation = invocation_pages.invocation_get(user=request.user, pk=pk)
@@ -228,6 +233,8 @@ def history(request):
     queryset = invocation_pages.history_list(user=request.user, **filters)
     paginator = Paginator(queryset, invocation_pages.HISTORY_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    for invocation in page.object_list:
+        invocation.duration_ms = invocation_pages.duration_ms(invocation)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -239,12 +246,13 @@ def history(request):
 
 
 @login_required
-def invocation_detail(request, pk: int):
+def invocation_detail(request, pk):
     from portal import invocation_pages
 
     invocation = invocation_pages.invocation_get(user=request.user, pk=pk)
     if invocation is None:
         raise Http404("No such invocation.")
+    invocation.duration_ms = invocation_pages.duration_ms(invocation)
     return render(
         request,
         "portal/invocation_detail.html",

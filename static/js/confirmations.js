@@ -6,7 +6,7 @@
   if (!root || !window.fetch) { return; }
   var url = root.getAttribute("data-confirmations-state");
   var count = parseInt(root.getAttribute("data-count"), 10) || 0;
-  var latest = parseInt(root.getAttribute("data-latest"), 10) || 0;
+  var latest = root.getAttribute("data-latest") || "";
   var interval = parseInt(root.getAttribute("data-interval"), 10) || 3000;
   function check() {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
