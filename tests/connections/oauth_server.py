@@ -291,7 +291,9 @@ class OAuthTestServer:
                 parts, values = self._values()
                 if parts.path == "/authorize":
                     # Auto-consent: the resource owner "alice" approves at once.
-                    request = _Request("GET", outer.url + self.path, dict(self.headers), values, self._query, self._form)
+                    request = _Request(
+                        "GET", outer.url + self.path, dict(self.headers), values, self._query, self._form
+                    )
                     status, body, headers = outer.server.create_authorization_response(request, grant_user="alice")
                     return self._send(status, body, headers)
                 if parts.path == "/resource":

@@ -156,7 +156,9 @@ def test_security_requirements_choose_first_satisfied_alternative(org, platform_
 
 
 def test_connection_secrets_and_redact_cover_encoded_forms(org, platform_admin, connector):
-    connection = _connection(org, platform_admin, connector, [_spec("Basic"), _spec("API key")], trigger=[_spec("Hook")])
+    connection = _connection(
+        org, platform_admin, connector, [_spec("Basic"), _spec("API key")], trigger=[_spec("Hook")]
+    )
     secrets = connection_secrets(connection)
     basic = base64.b64encode(f"svc-user:{SECRETS['password']}".encode()).decode()
     for value in (SECRETS["password"], SECRETS["api_key"], SECRETS["signing_secret"], basic):

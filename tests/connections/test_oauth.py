@@ -190,7 +190,7 @@ def test_two_concurrent_refreshes_send_one_token_request(org, platform_admin, au
             barrier.wait(timeout=10)
             fresh = oauth.credential_refresh_token(credential=credential, force=True, seen_version=seen)
             results.append(services.credential_tokens_read(fresh)["access_token"])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             db_connections.close_all()
