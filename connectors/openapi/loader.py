@@ -60,19 +60,9 @@ def load_text(text: str | bytes, *, max_bytes: int, max_depth: int, max_aliases:
     if not stripped:
         raise SchemaError("The schema is empty.")
     if stripped[0] in "{[":
-        try:
-            document = _load_json(text, max_depth)
-        except SchemaError as json_error:
-            if json_error.line is None:
-                raise
-            # Flow-style YAML also starts with a brace; only when it is not YAML either is the
-            # JSON error the one to show.
-            try:
-                document = _load_yaml(text, max_depth, max_aliases)
-            except SchemaError:
-                raise json_error from None
-            return Loaded(document, "yaml")
-        return Loaded(document, "json")
+        # Text that starts like JSON is read as JSON only: YAML would accept many broken JSON
+        # documents (as flow style) and hide the real mistake.
+        return Loaded(_load_json(text, max_depth), "json")
     return Loaded(_load_yaml(text, max_depth, max_aliases), "yaml")
 
 

@@ -154,6 +154,8 @@ def _compiled(dialect: str) -> dict:
         handlers={"http": _no_fetch, "https": _no_fetch},
         detailed_exceptions=False,
         use_formats=False,
+        # fastjsonschema fills in defaults by default: that would change the document.
+        use_default=False,
     )
     code = code.replace(".format(**locals())", "")
     namespace: dict = {}
