@@ -386,11 +386,13 @@ def connector_create_from_openapi(
     documentation_url: str = "",
     icon_url: str = "",
     variables: list | None = None,
+    parsed=None,
 ) -> tuple[Connector, ConnectorVersion]:
     """A custom connector from a pasted OpenAPI schema: version 1, its operations, and auth scheme
     configs prefilled from the schema's security schemes. Nothing is saved when anything is wrong.
 
     ``base_url`` empty: the schema's first absolute http(s) server is used, else an error.
+    ``parsed``: the result of ``schema_parse(schema_text=...)`` when the caller already has it.
     """
     if organisation is None:
         raise ApplicationError(
@@ -408,7 +410,8 @@ def connector_create_from_openapi(
             field_errors={"acknowledged": f"Confirm: {ACKNOWLEDGEMENT_TEXT}"},
         )
     _refuse_taken_name(organisation=organisation, name=name)
-    parsed = schema_parse(schema_text=schema_text)
+    if parsed is None:
+        parsed = schema_parse(schema_text=schema_text)
     if not base_url:
         base_url = _default_base_url(parsed)
         if not base_url:
@@ -502,20 +505,14 @@ def connector_create_from_catalog(*, organisation, catalog: str, settings_values
 # --- Import a new version ----------------------------------------------------------------------
 
 
-@dataclass
-class ImportResult:
-    version: ConnectorVersion
-    added: list[str]
-    removed: list[str]
-    changed: list[str]
-    warnings: list[str]
-
-
-def connector_import_schema(*, connector: Connector, schema_text: str | bytes, imported_by) -> ConnectorVersion:
+def connector_import_schema(
+    *, connector: Connector, schema_text: str | bytes, imported_by, parsed=None
+) -> ConnectorVersion:
     """Import a schema again: a new version. Operations are matched by method + path and keep their
     row (and so the rights set on them); fields are updated; removed operations are deleted. What
     was added, removed and changed is stored on the version (lists of "METHOD path")."""
-    parsed = schema_parse(schema_text=schema_text)
+    if parsed is None:
+        parsed = schema_parse(schema_text=schema_text)
     rows = _rows_from(parsed)
     schema_size = len(schema_text) if isinstance(schema_text, bytes) else len(schema_text.encode("utf-8", "replace"))
     actor = imported_by if getattr(imported_by, "pk", None) else None

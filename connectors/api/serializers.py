@@ -30,7 +30,11 @@ class AuthSchemeConfigSerializer(serializers.ModelSerializer):
         model = AuthSchemeConfig
         fields = ["id", "position", "scheme_name", "kind", "config", "description"]
         extra_kwargs = {
+            "id": {"help_text": "Id of the auth scheme config; give these ids to reorder them."},
             "position": {"help_text": "Order of preference, from 0."},
+            "scheme_name": {"help_text": "Name of the security scheme in the schema; empty when added by hand."},
+            "kind": {"help_text": "How calls authenticate: api_key, http_basic, http_bearer, oauth2_..., ..."},
+            "description": {"help_text": "Description from the schema."},
             "config": {"help_text": "Non-secret settings of the scheme (where a key goes, OAuth2 URLs and scopes)."},
         }
 
@@ -39,6 +43,11 @@ class ConnectorVersionRefSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConnectorVersion
         fields = ["id", "number", "created_at"]
+        extra_kwargs = {
+            "id": {"help_text": "Id of the version."},
+            "number": {"help_text": "1 for the first import, then one more per import."},
+            "created_at": {"help_text": "When it was imported."},
+        }
 
 
 class ConnectorVersionSerializer(serializers.ModelSerializer):
@@ -64,6 +73,13 @@ class ConnectorVersionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         extra_kwargs = {
+            "id": {"help_text": "Id of the version."},
+            "number": {"help_text": "1 for the first import, then one more per import."},
+            "added": {"help_text": 'Methods new in this version, as "METHOD path".'},
+            "removed": {"help_text": 'Methods of the previous version no longer present, as "METHOD path".'},
+            "changed": {"help_text": 'Methods kept whose definition changed, as "METHOD path".'},
+            "warnings": {"help_text": "What the import skipped or repaired, one sentence each."},
+            "created_at": {"help_text": "When it was imported."},
             "openapi_version": {"help_text": "The document's swagger/openapi version."},
             "source_format": {"help_text": "json or yaml."},
             "source_size": {"help_text": "Size of the imported text in bytes."},
@@ -118,6 +134,14 @@ class ConnectorSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": "Id of the connector."},
+            "name": {"help_text": "Unique within the organisation."},
+            "description": {"help_text": "What the system is, for people choosing it."},
+            "base_url": {"help_text": "Base URL of every call; may hold {name} connection variables."},
+            "documentation_url": {"help_text": "Link to the API's documentation, or empty."},
+            "icon_url": {"help_text": "URL of an icon, or empty."},
+            "acknowledged_at": {"help_text": "When the responsibilities were acknowledged."},
+            "created_at": {"help_text": "When it was created."},
             "protocol_type": {"help_text": "Always http."},
             "enabled": {"help_text": "Switched off, it is hidden from designers and assistants."},
             "service_settings": {"help_text": "Settings of a catalog service; {} for custom connectors."},
@@ -131,7 +155,9 @@ class ConnectorCreateSerializer(serializers.Serializer):
     """Create a connector: either ``openapi_schema`` (custom) or ``catalog`` + ``settings``."""
 
     name = StrictCharField(max_length=200, help_text="Unique within the organisation.")
-    description = StrictCharField(max_length=10_000, required=False, allow_blank=True, default="")
+    description = StrictCharField(
+        max_length=10_000, required=False, allow_blank=True, default="", help_text="What the system is."
+    )
     base_url = StrictCharField(
         max_length=2000,
         required=False,
@@ -139,8 +165,12 @@ class ConnectorCreateSerializer(serializers.Serializer):
         default="",
         help_text="http(s) URL with a host. When omitted, the schema's first absolute http(s) server is used.",
     )
-    documentation_url = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
-    icon_url = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+    documentation_url = StrictCharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text="http(s) link to the API's docs."
+    )
+    icon_url = StrictCharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text="http(s) URL of an icon."
+    )
     connection_variables = ConnectionVariableSerializer(many=True, required=False, help_text="Default variables.")
     openapi_schema = StrictCharField(
         required=False,
@@ -172,12 +202,14 @@ class ConnectorCreateSerializer(serializers.Serializer):
 class ConnectorUpdateSerializer(serializers.Serializer):
     """PATCH: only what is given changes. Describes the input; the update service checks it."""
 
-    name = StrictCharField(max_length=200, required=False)
-    description = StrictCharField(max_length=10_000, required=False, allow_blank=True)
-    base_url = StrictCharField(max_length=2000, required=False)
-    documentation_url = StrictCharField(max_length=2000, required=False, allow_blank=True)
-    icon_url = StrictCharField(max_length=2000, required=False, allow_blank=True)
-    enabled = serializers.BooleanField(required=False)
+    name = StrictCharField(max_length=200, required=False, help_text="Unique within the organisation.")
+    description = StrictCharField(max_length=10_000, required=False, allow_blank=True, help_text="What it is.")
+    base_url = StrictCharField(max_length=2000, required=False, help_text="http(s) URL with a host.")
+    documentation_url = StrictCharField(
+        max_length=2000, required=False, allow_blank=True, help_text="http(s) link to the docs, or empty."
+    )
+    icon_url = StrictCharField(max_length=2000, required=False, allow_blank=True, help_text="http(s) icon URL.")
+    enabled = serializers.BooleanField(required=False, help_text="false hides it from designers and assistants.")
     auth_scheme_config_ids = serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
@@ -237,6 +269,14 @@ class OperationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": "Id of the method; kept across imports while method and path stay."},
+            "method": {"help_text": "HTTP method, upper case."},
+            "path": {"help_text": "Path template, relative to the base URL."},
+            "tags": {"help_text": "Every tag of the method."},
+            "summary": {"help_text": "Short summary from the schema."},
+            "description": {"help_text": "Description from the schema."},
+            "deprecated": {"help_text": "Marked deprecated in the schema."},
+            "servers": {"help_text": "Server URLs the schema gives for this method only."},
             "name": {"help_text": "Stable tool name, unique within the connector: ^[A-Za-z0-9_-]{1,64}$."},
             "tag": {"help_text": "The first tag of the method."},
             "input_schema": {"help_text": "JSON Schema (2020-12) of the arguments."},

@@ -16,6 +16,8 @@ Who may do what (decided here, enforced through the selectors):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.db.models import F, Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
@@ -61,6 +63,19 @@ def _refuse_unknown(data: dict, allowed: set[str]) -> None:
         raise ApplicationError(
             f"Unknown fields: {', '.join(unknown)}.", field_errors=dict.fromkeys(unknown, "Unknown field.")
         )
+
+
+@contextmanager
+def _api_field_names():
+    """The services say ``variables``; the API says ``connection_variables``."""
+    try:
+        yield
+    except ApplicationError as exc:
+        exc.field_errors = {
+            (f"connection_{key}" if key.split(".")[0] == "variables" else key): problems
+            for key, problems in exc.field_errors.items()
+        }
+        raise
 
 
 class ConnectorPermission(permissions.BasePermission):
@@ -133,18 +148,22 @@ class ConnectorViewSet(viewsets.ModelViewSet):
             "variables": [dict(v) for v in values.get("connection_variables", [])],
             "created_by": request.user,
         }
+        with _api_field_names():
+            connector = self._create(values, common)
+        return Response(self._read(connector), status=status.HTTP_201_CREATED)
+
+    def _create(self, values, common):
         if values.get("catalog"):
-            connector = services.connector_create_from_catalog(
+            return services.connector_create_from_catalog(
                 catalog=values["catalog"],
                 settings_values=values.get("settings") or {},
                 acknowledged=values["acknowledged"],
                 **common,
             )
-        else:
-            connector, _ = services.connector_create_from_openapi(
-                schema_text=values["openapi_schema"], acknowledged=values["acknowledged"], **common
-            )
-        return Response(self._read(connector), status=status.HTTP_201_CREATED)
+        connector, _ = services.connector_create_from_openapi(
+            schema_text=values["openapi_schema"], acknowledged=values["acknowledged"], **common
+        )
+        return connector
 
     def partial_update(self, request, *args, **kwargs):
         connector = self.get_object()
@@ -157,7 +176,8 @@ class ConnectorViewSet(viewsets.ModelViewSet):
                 raise ApplicationError(f"{key} cannot be changed.", field_errors={key: "This field cannot be changed."})
             else:
                 raise ApplicationError(f"Unknown field: {key}.", field_errors={str(key): "Unknown field."})
-        services.connector_update(connector=connector, actor=request.user, **fields)
+        with _api_field_names():
+            services.connector_update(connector=connector, actor=request.user, **fields)
         return Response(self._read(connector))
 
     def perform_destroy(self, instance):

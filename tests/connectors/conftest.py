@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -58,7 +59,7 @@ def petstore() -> dict:
                 "delete": op("deletePet", tag="admin", summary="Delete a pet"),
             },
         },
-        security_schemes=PET_SECURITY,
+        security_schemes=copy.deepcopy(PET_SECURITY),
     )
 
 
