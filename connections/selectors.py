@@ -96,3 +96,30 @@ def credential_state(credential: Credential) -> dict:
         "connected": bool(credential.tokens) if credential.kind.startswith("oauth2") else None,
         "token_expires_at": credential.token_expires_at,
     }
+
+
+def connection_access_read(connection: Connection) -> dict:
+    """The access group (level and selections) as defined at creation: readable, never changeable."""
+    try:
+        from accesscontrol.selectors import connection_access_get
+    except ImportError:  # the access-control app's selectors are not merged yet
+        connection_access_get = None
+    if connection_access_get is not None:
+        return connection_access_get(connection=connection)
+    from accesscontrol.models import ConnectionGroupObjectPermission, ConnectionUserObjectPermission
+
+    access = {"level": connection.access_level, "organisations": [], "groups": [], "users": []}
+    group_rows = ConnectionGroupObjectPermission.objects.filter(
+        content_object=connection, permission__codename="use_connection"
+    ).select_related("group", "group__company_of")
+    for row in group_rows:
+        company = getattr(row.group, "company_of", None)
+        if company is not None:
+            access["organisations"].append({"id": company.pk, "name": company.name})
+        else:
+            access["groups"].append({"id": row.group_id, "name": row.group.name})
+    for row in ConnectionUserObjectPermission.objects.filter(
+        content_object=connection, permission__codename="use_connection"
+    ).select_related("user"):
+        access["users"].append({"id": row.user_id, "username": row.user.username})
+    return access
