@@ -72,8 +72,11 @@ def test_parse_converts_types_and_leaves_out_empty_optional_fields():
 
 
 def test_parse_reports_wrong_and_missing_values_by_field():
-    arguments, errors, fields = parse_arguments(
-        SCHEMA, post(**{"a.noteId": "three", "a.ratio": "nan", "a.mode": "zzz", "a.ids": "1\nx", "a.items": "[", "a.flag": "maybe"})
+    _arguments, errors, fields = parse_arguments(
+        SCHEMA,
+        post(**{
+            "a.noteId": "three", "a.ratio": "nan", "a.mode": "zzz", "a.ids": "1\nx", "a.items": "[", "a.flag": "maybe",
+        }),
     )
     assert errors == {
         "a.noteId": "Enter a whole number.",
