@@ -30,3 +30,9 @@ def pretty_json(value) -> str:
         except ValueError:
             return value
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+@register.filter
+def short_id(value) -> str:
+    """The first 8 characters of an id, enough to tell calls apart on a page."""
+    return str(value)[:8]

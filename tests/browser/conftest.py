@@ -109,6 +109,11 @@ def live_demo(transactional_db, live_server, demo_upstream, settings):
     return data
 
 
+@pytest.fixture
+def invocations_app():
+    pytest.importorskip("invocations.selectors", reason="the invocations app is not merged yet")
+
+
 def login(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/accounts/login/")
     page.get_by_label("Username").fill(username)

@@ -70,7 +70,7 @@ def _call_create_note(page, live_demo, title: str) -> None:
     expect(page.locator("#invocation-status")).to_have_text("Awaiting confirmation")
 
 
-def test_end_user_calls_approves_and_sees_the_result(page, live_demo, celery_worker, shot, phone_page):
+def test_end_user_calls_approves_and_sees_the_result(page, live_demo, invocations_app, celery_worker, shot, phone_page):
     login(page, live_demo["url"], "user", "demo-user-pass")
     expect(page.get_by_role("heading", name="Tools")).to_be_visible()
     shot(page, "06-tools")
@@ -96,7 +96,7 @@ def test_end_user_calls_approves_and_sees_the_result(page, live_demo, celery_wor
     shot(phone_page, "11-result-phone")
 
 
-def test_rejected_and_failing_calls_show_their_errors(page, live_demo, celery_worker, shot):
+def test_rejected_and_failing_calls_show_their_errors(page, live_demo, invocations_app, celery_worker, shot):
     login(page, live_demo["url"], "user", "demo-user-pass")
     _call_create_note(page, live_demo, "Never sent")
     page.get_by_role("button", name="Reject").click()
@@ -107,7 +107,7 @@ def test_rejected_and_failing_calls_show_their_errors(page, live_demo, celery_wo
     page.get_by_role("button", name="Call").click()
     expect(page.locator("#invocation-status")).to_have_text("Failed", timeout=30_000)
     expect(page.get_by_role("heading", name="Error")).to_be_visible()
-    expect(page.locator(".result-bad")).to_contain_text("500")
+    expect(page.get_by_role("region", name="Error")).to_contain_text("500")
     shot(page, "13-failed")
     page.goto(f"{live_demo['url']}/history/?status=failed")
     expect(page.locator("table")).to_contain_text("Failed")
@@ -135,7 +135,7 @@ def test_admin_switches_an_integration_type_off_and_the_tool_disappears(browser,
 
 
 @pytest.mark.parametrize("path", ["/history/", "/confirmations/"])
-def test_pages_render_for_keyboard_users(page, live_demo, path):
+def test_pages_render_for_keyboard_users(page, live_demo, invocations_app, path):
     login(page, live_demo["url"], "user", "demo-user-pass")
     page.goto(f"{live_demo['url']}{path}")
     page.keyboard.press("Tab")
