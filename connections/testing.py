@@ -1,17 +1,14 @@
 """"Test connection": one harmless call, with every secret of the connection replaced in what it shows.
 
-The HTTP call lives in :func:`_send` alone so that it can be switched to the platform's guarded
-client (SSRF guard, allow-list) without touching the rest.
+The call goes through the platform's guarded client (``integrations_platform.outgoing``), as
+invocations do: the same address guard, allow-list, timeouts and size cap.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
-import requests
 from django.conf import settings
 
 from audit.services import audit_record
@@ -24,6 +21,7 @@ from connections.credentials import (
 )
 from connections.models import Connection
 from connections.selectors import connection_usable_reason
+from integrations_platform import outgoing
 from integrations_platform.errors import ApplicationError
 
 EXCERPT_CHARS = 500
@@ -37,46 +35,27 @@ def _target_url(connection: Connection) -> tuple[str, list | None]:
     return urljoin(base.rstrip("/") + "/", operation.path.lstrip("/")), operation.security
 
 
-def _address_allowed(url: str) -> str | None:
-    """A simple guard until the shared guarded client replaces :func:`_send`."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "Only http:// and https:// URLs can be called."
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    allowed = set(getattr(settings, "OUTGOING_ALLOWED_ADDRESSES", []) or [])
-    if f"{parts.hostname}:{port}" in allowed:
-        return None
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return "The host name does not resolve."
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if f"{address}:{port}" in allowed:
-            continue
-        if not address.is_global:
-            return "The address is not public and not allow-listed (OUTGOING_ALLOWED_ADDRESSES)."
-    return None
-
-
 def _send(request: OutgoingRequest, timeout) -> tuple[int, dict, bytes]:
-    problem = _address_allowed(request.url)
-    if problem:
-        raise ApplicationError(problem, field_errors={"url": [problem]}, code="address_refused")
-    cap = settings.OUTGOING_MAX_RESPONSE_BYTES
-    with requests.Session() as session:
-        session.trust_env = False
-        response = session.request(**request.requests_kwargs(), timeout=timeout, allow_redirects=False, stream=True)
-        try:
-            body = b""
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > cap:
-                    body = body[:cap]
-                    break
-        finally:
-            response.close()
-    return response.status_code, dict(response.headers), body
+    """One call through the platform's guarded client (address guard, allow-list, size cap)."""
+    url = request.url
+    if request.query:
+        url += ("&" if urlsplit(url).query else "?") + urlencode(request.query)
+    headers = dict(request.headers)
+    if request.cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in request.cookies.items())
+    try:
+        response = outgoing.send(
+            method=request.method,
+            url=url,
+            headers=headers,
+            body=request.body,
+            connect_timeout=timeout[0],
+            read_timeout=timeout[1],
+            max_redirects=0,
+        )
+    except outgoing.OutgoingError as exc:
+        raise ApplicationError(exc.message, field_errors={"url": [exc.message]}, code=exc.kind) from None
+    return response.status, response.headers, response.body
 
 
 def connection_test(*, connection: Connection, actor) -> dict:
@@ -100,8 +79,6 @@ def connection_test(*, connection: Connection, actor) -> dict:
         status, _headers, body = _send(request, timeout)
     except ApplicationError as exc:
         result["error"] = redact(exc.message, secrets)
-    except requests.RequestException as exc:
-        result["error"] = f"The call failed: {type(exc).__name__}."
     else:
         result["status"] = status
         result["ok"] = 200 <= status < 400

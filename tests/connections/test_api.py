@@ -237,7 +237,7 @@ def test_test_endpoint_refuses_non_http_and_private_addresses(org, platform_admi
     response = api_client(platform_admin).post(f"/api/v1/connections/{connection.pk}/test/")
     assert response.status_code == 200
     assert response.json()["ok"] is False
-    assert "allow-listed" in response.json()["error"]
+    assert "allow-list" in response.json()["error"]
 
 
 def test_switched_off_integration_type_hides_and_refuses(org, platform_admin, member, connection, api_client):
