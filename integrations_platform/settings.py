@@ -301,6 +301,8 @@ INVOCATION_RETRY_AFTER_CAP = env.float("INVOCATION_RETRY_AFTER_CAP", default=60.
 INVOCATION_RETRY_INLINE_MAX = env.float("INVOCATION_RETRY_INLINE_MAX", default=1.0)
 # A running invocation's lease: connect + 2 x read timeout + this margin (seconds).
 INVOCATION_LEASE_MARGIN = env.int("INVOCATION_LEASE_MARGIN", default=30)
+# A queued call still waiting after this many seconds gets its task sent again (lost message).
+INVOCATION_QUEUED_RESEND_AFTER = env.int("INVOCATION_QUEUED_RESEND_AFTER", default=300)
 OUTGOING_MAX_REDIRECTS = env.int("OUTGOING_MAX_REDIRECTS", default=5)
 CELERY_BEAT_SCHEDULE.update(
     {

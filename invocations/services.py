@@ -394,9 +394,19 @@ def invocations_expire(*, now=None) -> int:
 
 
 def invocations_recover_lost(*, now=None) -> dict:
-    """``running`` rows whose lease ran out: re-queue the repeatable, fail the rest (worker lost)."""
+    """``running`` rows whose lease ran out: re-queue the repeatable, fail the rest (worker lost).
+    ``queued`` rows that waited too long (their message lost before a worker took it, say a broker
+    restarted without persistence) get their task sent again: the conditional claim makes a
+    duplicate message harmless."""
     now = now or timezone.now()
-    requeued = failed = 0
+    requeued = failed = resent = 0
+    stale = now - timedelta(seconds=_setting("INVOCATION_QUEUED_RESEND_AFTER", 300))
+    waiting = Invocation.objects.filter(status=S.QUEUED, queued_at__lt=stale).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=stale)
+    )
+    for pk in list(waiting.values_list("pk", flat=True)[:1000]):
+        _enqueue(pk)
+        resent += 1
     lost = Invocation.objects.filter(status=S.RUNNING, lease_until__lt=now).values_list("pk", "repeatable")
     for pk, repeatable in list(lost):
         if repeatable:
@@ -424,7 +434,7 @@ def invocations_recover_lost(*, now=None) -> dict:
                 failed += 1
                 signals.publish(pk)
                 _notify_later(pk)
-    return {"requeued": requeued, "failed": failed}
+    return {"requeued": requeued, "failed": failed, "resent": resent}
 
 
 # --- executing ------------------------------------------------------------------------------------
