@@ -205,3 +205,34 @@ def test_two_concurrent_refreshes_send_one_token_request(org, platform_admin, au
     assert len(results) == 2 and results[0] == results[1]
     credential.refresh_from_db()
     assert credential.token_version == seen + 1
+
+
+@pytest.mark.django_db
+def test_an_invocation_refreshes_a_revoked_token_after_a_401_and_succeeds(org, platform_admin, auth_server, settings):
+    from invocations import services as invocations
+    from tests.connections.conftest import make_operation
+
+    host_port = auth_server.url.split("//", 1)[1]
+    settings.OUTGOING_ALLOWED_ADDRESSES = [host_port]
+    credential = _code_credential(org, platform_admin, auth_server)
+    connector = make_connector(org, name="OAuth resource", base_url=auth_server.url)
+    make_operation(connector, method="GET", path="/resource", name="resource")
+    connection = services.connection_create(
+        connector=connector, organisation=org, name="r", created_by=platform_admin,
+        action_credentials=[{"ref": credential.pk}],
+    )
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    count = auth_server.token_request_count
+    auth_server.state.tokens.clear()  # the provider revokes the access token
+
+    invocation = invocations.invocation_create(
+        user=platform_admin, connection=connection.pk, operation="resource", arguments={}
+    )
+    invocations.invocation_execute(invocation_id=invocation.pk)
+    invocation.refresh_from_db()
+    assert invocation.status == "succeeded", invocation.error
+    assert invocation.result["status_code"] == 200
+    assert [a.status_code for a in invocation.attempt_rows.order_by("number")] == [401, 200]
+    assert auth_server.token_request_count == count + 1
+    assert auth_server.state.token_requests[-1]["grant_type"] == "refresh_token"
