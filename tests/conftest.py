@@ -80,3 +80,26 @@ def celery_worker_session(django_db_setup, django_db_blocker):
 @pytest.fixture
 def celery_worker(celery_worker_session, transactional_db):
     return celery_worker_session
+
+
+_TRANSACTIONAL_FIXTURES = {"transactional_db", "live_server", "celery_worker"}
+
+
+@pytest.fixture(autouse=True)
+def _integration_types_in_transactional_tests(request):
+    """Transactional tests empty every table after they run, and with them the integration types
+    that a data migration creates: put them back for each such test, as the migration would."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    if not (transactional or _TRANSACTIONAL_FIXTURES & set(request.fixturenames)):
+        return
+    request.getfixturevalue("transactional_db")
+    import importlib
+
+    from connectors.models import IntegrationType
+
+    types = importlib.import_module("connectors.migrations.0002_integration_types").TYPES
+    for key, name, description, position in types:
+        IntegrationType.objects.get_or_create(
+            key=key, defaults={"name": name, "description": description, "position": position}
+        )

@@ -87,11 +87,12 @@ def test_missing_file_duplicate_name_bad_url_and_unknown_organisation(schema_fil
     assert Connector.objects.count() == 1
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file(schema_file):
-    schema_file.chmod(0)
+def test_unreadable_file_and_a_directory(tmp_path):
+    # /proc/self/mem is a file that even root cannot read from its start (a chmod 0 file root can).
     with pytest.raises(CommandError, match="Cannot read"):
-        run(str(schema_file), "--name", "X", "--base-url", "https://x.example.com")
+        run("/proc/self/mem", "--name", "X", "--base-url", "https://x.example.com")
+    with pytest.raises(CommandError, match="Not a file"):
+        run(str(tmp_path), "--name", "X", "--base-url", "https://x.example.com")
 
 
 @pytest.mark.django_db(transaction=True)
