@@ -2,7 +2,6 @@
 (the encryption library reads FIELD_ENCRYPTION_KEY once, at import)."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from django.db import connection as db
 
 from connections import services
 from tests.connections.conftest import SECRETS, credential_specs
+from tests.processes import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,13 +33,7 @@ print(json.dumps(out))
 
 
 def _run(args, keys):
-    env = {
-        **os.environ,
-        "FIELD_ENCRYPTION_KEY": ",".join(keys),
-        "SQLITE_PATH": str(settings.DATABASES["default"]["NAME"]),
-        "DJANGO_SETTINGS_MODULE": "integrations_platform.settings",
-    }
-    env.pop("DATABASE_URL", None)
+    env = child_env(FIELD_ENCRYPTION_KEY=",".join(keys))
     result = subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from io import StringIO
@@ -13,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from connectors.models import Connector, ConnectorVersion, Operation
 from tests.connectors.conftest import HOSTILE_IDS, as_text, big_spec, hostile, petstore, petstore_v2
+from tests.processes import child_env
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,9 +99,8 @@ def test_unreadable_file_and_a_directory(tmp_path):
 def test_the_real_command_line_exits_1_with_one_line_on_stderr(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{"openapi": "3.0.3", "info": {')
-    from django.conf import settings
 
-    env = {**os.environ, "DJANGO_ENV": "test", "SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
+    env = child_env()
     result = subprocess.run(
         [
             sys.executable,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection as db_connection
 from django.utils import timezone
 
 from invocations import services
@@ -19,6 +18,7 @@ from invocations.models import Invocation
 from invocations.tasks import invocation_execute
 from tests.invocations.conftest import wait_final
 from tests.invocations.upstream import Answer
+from tests.processes import child_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -27,14 +27,7 @@ QUEUE = "worker-lost-test"
 
 
 def start_worker_process(upstream) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "integrations_platform.settings",
-        "DJANGO_ENV": "test",
-        "VAR_DIR": str(settings.VAR_DIR),
-        "SQLITE_PATH": str(db_connection.settings_dict["NAME"]),
-        "OUTGOING_ALLOWED_ADDRESSES": upstream.address,
-    }
+    env = child_env(VAR_DIR=str(settings.VAR_DIR), OUTGOING_ALLOWED_ADDRESSES=upstream.address)
     return subprocess.Popen(
         [
             sys.executable,
