@@ -34,7 +34,11 @@ class ConnectionCreateForm(forms.Form):
     name = forms.CharField(max_length=NAME_MAX, help_text="Unique among the connections of this connector.")
     access_level = forms.ChoiceField(
         choices=LEVELS, initial="company", widget=forms.RadioSelect, label="Who may use it",
-        help_text="Chosen once: to change it later, create another connection.",
+        help_text=(
+            "Chosen once: to change it later, create another connection. The people chosen may call the read "
+            "methods (GET, HEAD) at once; the other methods stay off until an administrator opens them in "
+            "the method rights grid."
+        ),
     )
     groups = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Groups")
     users = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="People")
@@ -135,7 +139,49 @@ class ConnectionCreateForm(forms.Form):
             self.add_error("groups", "Choose at least one group.")
         if level == "individuals" and not data.get("users"):
             self.add_error("users", "Choose at least one person.")
+        self._check_new_credentials(data)
         return data
+
+    def _check_new_credentials(self, data) -> None:
+        """The credentials to create are checked with the main form (by the rules the service
+        applies again when it saves), so every error shows after one submit."""
+        from connections.kinds import validate
+
+        for group in self.credential_groups:
+            prefix = group["prefix"]
+            if (data.get(f"{prefix}_mode") or "new") != "new":
+                continue
+            config, secret = self._new_credential(group, data)
+            try:
+                validate(group["scheme"].kind, config, secret)
+            except ApplicationError as error:
+                for path, messages in (error.field_errors or {"": [error.message]}).items():
+                    target = self._credential_field(prefix, str(path))
+                    if target in self.errors:
+                        continue  # the field failed its own check already: one message is enough
+                    messages = messages if isinstance(messages, list | tuple) else [messages]
+                    self.add_error(target, " ".join(str(m) for m in messages))
+
+    @staticmethod
+    def _new_credential(group, data) -> tuple[dict, dict]:
+        config = {}
+        for key, spec_field in group["_config_keys"]:
+            value = data.get(key)
+            if value in (None, ""):
+                continue
+            config[spec_field.name] = value.split() if spec_field.type == "scopes" else value
+        secret = {}
+        for key, spec_field in group["_secret_keys"]:
+            value = data.get(key) or ""
+            if spec_field is None:  # custom headers: one "Name: value" a line
+                headers = secret.setdefault("headers", {})
+                for line in value.splitlines():
+                    if ":" in line:
+                        header, _, header_value = line.partition(":")
+                        headers[header.strip()] = header_value.strip()
+            elif value != "":
+                secret[spec_field.name] = value
+        return config, secret
 
     # --- what the service gets -------------------------------------------------------------
 
@@ -157,22 +203,7 @@ class ConnectionCreateForm(forms.Form):
                 credentials.append({"ref": int(mode[4:])})
                 self._credential_index.append(group["index"])
                 continue
-            config = {}
-            for key, spec_field in group["_config_keys"]:
-                value = data.get(key)
-                if value in (None, ""):
-                    continue
-                config[spec_field.name] = value.split() if spec_field.type == "scopes" else value
-            secret = {}
-            for key, spec_field in group["_secret_keys"]:
-                value = data.get(key) or ""
-                if spec_field is None:
-                    for line in value.splitlines():
-                        if ":" in line:
-                            header, _, header_value = line.partition(":")
-                            secret[header.strip()] = header_value.strip()
-                elif value != "":
-                    secret[spec_field.name] = value
+            config, secret = self._new_credential(group, data)
             name = (data.get(f"{prefix}_name") or "").strip() or (
                 f"{data.get('name', '')} · {scheme.scheme_name or scheme.get_kind_display()}"[:NAME_MAX]
             )
@@ -214,20 +245,23 @@ class ConnectionCreateForm(forms.Form):
             indexes = getattr(self, "_credential_index", [])
             if position >= len(indexes):
                 return None
-            prefix = f"cred{indexes[position]}"
-            rest = match.group(2)
-            if rest.startswith(("config.", "secret.")):
-                section, _, name = rest.partition(".")
-                key = f"{prefix}_{section}_{name}"
-                if key in self.fields:
-                    return key
-            if rest == "name":
-                return f"{prefix}_name"
-            if rest.startswith("secret"):
-                secrets = [k for k in self.fields if k.startswith(f"{prefix}_secret_")]
-                return secrets[0] if secrets else f"{prefix}_mode"
-            return f"{prefix}_mode"
+            return self._credential_field(f"cred{indexes[position]}", match.group(2))
         return None
+
+    def _credential_field(self, prefix: str, rest: str) -> str:
+        """The field of credential group ``prefix`` that an error on ``rest`` (``secret.key``,
+        ``config.in``, ``name``...) belongs to."""
+        if rest.startswith(("config.", "secret.")):
+            section, _, name = rest.partition(".")
+            key = f"{prefix}_{section}_{name}"
+            if key in self.fields:
+                return key
+        if rest == "name":
+            return f"{prefix}_name"
+        if rest.startswith("secret"):
+            secrets = [k for k in self.fields if k.startswith(f"{prefix}_secret_")]
+            return secrets[0] if secrets else f"{prefix}_mode"
+        return f"{prefix}_mode"
 
 
 class ToolSearchForm(forms.Form):

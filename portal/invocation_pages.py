@@ -35,7 +35,9 @@ def confirmation_list(*, user):
 def history_list(*, user, status=None, connection_id=None, since=None, until=None):
     from invocations.selectors import invocation_list
 
-    return invocation_list(user=user, status=status, connection=connection_id, since=since, until=until)
+    return invocation_list(user=user, status=status, connection=connection_id, since=since, until=until).select_related(
+        "connection__connector"
+    )
 
 
 def invocation_get(*, user, pk):

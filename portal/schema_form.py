@@ -84,6 +84,11 @@ def _enum_text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def any_required(fields: list[Field]) -> bool:
+    """Whether a field, at any depth, is required (the form then explains its mark)."""
+    return any(spec.required or any_required(spec.children) for spec in fields)
+
+
 def _field(key: str, schema: dict, name: str, required: bool, depth: int) -> Field:
     schema = schema if isinstance(schema, dict) else {}
     kind = _type_of(schema)

@@ -98,15 +98,15 @@ def _principals(connections: list[Connection]) -> dict[int, list[str]]:
         .select_related("user")
         .order_by("user__username")
     )
+    creators = {c.pk: c.created_by_id for c in connections}
     for perm in user_perms:
-        if perm.implicit:
-            continue  # the creator, named below
+        if perm.implicit or perm.user_id == creators.get(perm.content_object_id):
+            continue  # the creator, named once below
         result[perm.content_object_id].append(perm.user.get_full_name() or perm.user.username)
     for connection in connections:
         creator = connection.created_by
-        label = f"{creator.get_full_name() or creator.username} (creator)"
-        if label not in result[connection.pk]:
-            result[connection.pk].append(label)
+        if creator is not None:
+            result[connection.pk].append(f"{creator.get_full_name() or creator.username} (creator)")
     return result
 
 

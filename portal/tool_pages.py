@@ -53,14 +53,53 @@ def tool_groups(*, user, query=None, connection_id=None, tag=None) -> tuple[list
     return ordered, count
 
 
+# Why a tool the user was granted cannot be called now (a switch is off); other refusals are 404.
+SWITCHED_OFF_CODES = {"integration_type_disabled", "connector_disabled"}
+
+
 def tool_get(*, user, name: str):
     """The tool of this name if the user may call it now, else None."""
+    return tool_get_or_reason(user=user, name=name)[0]
+
+
+def tool_get_or_reason(*, user, name: str) -> tuple[object | None, str | None]:
+    """``(tool, None)`` if the user may call the tool now; ``(None, reason)`` if the tool is theirs
+    but its connection is switched off; ``(None, None)`` if there is no such tool for them."""
     from accesscontrol.selectors import tool_resolve
+    from accesscontrol.tools import parse_tool_name
+    from connections.models import Connection
+    from connections.selectors import connection_usable_reason
 
     try:
-        return tool_resolve(user=user, name=name)
-    except ApplicationError:
-        return None
+        return tool_resolve(user=user, name=name), None
+    except ApplicationError as error:
+        if error.code not in SWITCHED_OFF_CODES:
+            return None, None
+        parsed = parse_tool_name(name)
+        connection = (
+            Connection.objects.select_related("connector__integration_type").filter(pk=parsed[0]).first()
+            if parsed
+            else None
+        )
+        return None, (connection_usable_reason(connection) if connection else None) or error.message
+
+
+def unavailable_connections(*, user) -> list[tuple[object, str]]:
+    """The connections granted to the user that cannot be used now, each with the reason. One query."""
+    from accesscontrol.selectors import connection_list_granted_to
+    from connections.selectors import connection_usable_reason
+
+    connections = (
+        connection_list_granted_to(user=user)
+        .select_related("connector__integration_type")
+        .order_by("connector__name", "name")
+    )
+    rows = []
+    for connection in connections:
+        reason = connection_usable_reason(connection)
+        if reason:
+            rows.append((connection, reason))
+    return rows
 
 
 def invoke(*, user, tool, arguments: dict):

@@ -72,7 +72,12 @@ def connection_create(request, connector_id: int):
             except ApplicationError as error:
                 form.add_service_errors(error)
             else:
-                messages.success(request, f"The connection “{connection.name}” is ready.")
+                messages.success(
+                    request,
+                    f"The connection “{connection}” is ready. Its read methods (GET, HEAD) are open to everyone "
+                    "you chose; the other methods stay off until an administrator opens them in the method "
+                    "rights grid.",
+                )
                 return redirect(f"{reverse('portal:connections')}#connection-{connection.pk}")
     else:
         form = ConnectionCreateForm(**form_kwargs)
@@ -89,7 +94,7 @@ def connection_create(request, connector_id: int):
 
 @login_required
 def tools(request):
-    from portal.tool_pages import MAX_TOOLS_ON_PAGE, tool_groups
+    from portal.tool_pages import MAX_TOOLS_ON_PAGE, tool_groups, unavailable_connections
 
     form = ToolSearchForm(request.GET or None, connections=selectors.tool_connections_for(user=request.user))
     filters = {}
@@ -104,7 +109,7 @@ def tools(request):
         request,
         "portal/tools.html",
         {"nav": "tools", "form": form, "groups": groups, "count": count, "filtered": any(filters.values()),
-         "limit": MAX_TOOLS_ON_PAGE},
+         "limit": MAX_TOOLS_ON_PAGE, "unavailable": unavailable_connections(user=request.user)},
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
@@ -112,10 +117,15 @@ def tools(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def tool_detail(request, name: str):
-    from portal.schema_form import attach_errors, build_fields, field_name_for_path, parse_arguments
-    from portal.tool_pages import invoke, tool_get
+    from portal.schema_form import any_required, attach_errors, build_fields, field_name_for_path, parse_arguments
+    from portal.tool_pages import invoke, tool_get_or_reason
 
-    tool = tool_get(user=request.user, name=name)
+    tool, reason = tool_get_or_reason(user=request.user, name=name)
+    if tool is None and reason:
+        # The tool is theirs, but a platform administrator switched its connection off.
+        return render(
+            request, "portal/tool_unavailable.html", {"nav": "tools", "name": name, "reason": reason}, status=403
+        )
     if tool is None:
         raise Http404("No such tool.")
     schema = tool.input_schema
@@ -158,7 +168,7 @@ def tool_detail(request, name: str):
     return render(
         request,
         "portal/tool_detail.html",
-        {"nav": "tools", "tool": tool, "fields": fields, "errors": errors_left},
+        {"nav": "tools", "tool": tool, "fields": fields, "errors": errors_left, "any_required": any_required(fields)},
         status=status,
     )
 

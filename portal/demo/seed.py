@@ -20,6 +20,14 @@ from portal.demo.upstream import DEFAULT_API_KEY, schema_text
 
 DEMO_GROUP = "Support team"
 DEMO_CREDENTIAL = "Demo notes API key"
+DEMO_TEST_OPERATION = "listNotes"
+# Model permissions of the demo platform administrator: managing people and groups in the admin
+# (not a superuser: integration rights still follow grants only).
+DEMO_ADMIN_PERMISSIONS = (
+    ("accounts", "user", ("view", "add", "change")),
+    ("auth", "group", ("view", "add", "change")),
+    ("accounts", "organisation", ("view", "add", "change")),
+)
 
 
 def _user(organisation, username: str, password: str, role: str, log) -> User:
@@ -40,11 +48,32 @@ def _user(organisation, username: str, password: str, role: str, log) -> User:
     return user
 
 
+def _admin_permissions(admin: User, log) -> None:
+    from django.apps import apps
+    from django.contrib import admin as django_admin
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    wanted = Q(pk__in=[])
+    for app_label, model_name, actions in DEMO_ADMIN_PERMISSIONS:
+        try:
+            model = apps.get_model(app_label, model_name)
+        except LookupError:
+            continue
+        if not django_admin.site.is_registered(model):
+            continue  # not managed in the admin: the right would be of no use
+        wanted |= Q(content_type__app_label=app_label, codename__in=[f"{a}_{model_name}" for a in actions])
+    missing = Permission.objects.filter(wanted).exclude(pk__in=admin.user_permissions.values("pk"))
+    if missing.exists():
+        admin.user_permissions.add(*missing)
+        log(f"Gave the administrator {admin.username} the rights to manage people and groups.")
+
+
 @transaction.atomic
 def load_demo(*, upstream_port: int, log=print) -> dict:
     from accesscontrol.services import method_rights_bulk
     from connections.models import Connection, Credential
-    from connections.services import connection_create
+    from connections.services import connection_create, connection_update
     from connectors.models import Connector
     from connectors.services import connector_create_from_openapi, connector_update
 
@@ -108,4 +137,10 @@ def load_demo(*, upstream_port: int, log=print) -> dict:
             )
         log(f"Created the connection {DEMO_CONNECTION}: everyone at {organisation.name} may use it; "
             "POST and DELETE need the user's confirmation.")
+    # "Test connection" calls this read method (the bare base URL answers 404 on the demo service).
+    test_operation = connector.operations.filter(name=DEMO_TEST_OPERATION).first()
+    if test_operation is not None and connection.test_operation_id != test_operation.pk:
+        connection = connection_update(connection=connection, actor=admin, test_operation=test_operation)
+        log(f"The connection {DEMO_CONNECTION} is tested with {DEMO_TEST_OPERATION}.")
+    _admin_permissions(admin, log)
     return {"organisation": organisation, "users": users, "connector": connector, "connection": connection}

@@ -40,7 +40,7 @@ def test_designer_creates_a_connection_and_never_sees_the_secret(page, live_demo
     page.get_by_label("Support team").check()
     shot(page, "03-new-connection")
     page.get_by_role("button", name="Create connection").click()
-    expect(page.get_by_text("The connection “Support notes” is ready.")).to_be_visible()
+    expect(page.get_by_text("The connection “Demo notes / Support notes” is ready.")).to_be_visible()
     expect(page.get_by_text("Group Support team")).to_be_visible()
     shot(page, "04-connection-created")
     assert SECRET not in page.content()
@@ -130,7 +130,9 @@ def test_admin_switches_an_integration_type_off_and_the_tool_disappears(browser,
     admin_context.close()
     page.reload()
     expect(page.get_by_role("link", name="List notes")).to_have_count(0)
-    expect(page.get_by_text("No tool is available to you yet.")).to_be_visible()
+    expect(page.get_by_text("No tool can be called now")).to_be_visible()
+    expect(page.locator("#unavailable")).to_contain_text("Demo notes / Demo notes (company)")
+    expect(page.locator("#unavailable")).to_contain_text("is switched off by the platform administrators")
     shot(page, "16-tools-after-switch-off")
 
 
@@ -140,3 +142,34 @@ def test_pages_render_for_keyboard_users(page, live_demo, invocations_app, path)
     page.goto(f"{live_demo['url']}{path}")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent").strip() == "Skip to content"
+
+
+def test_error_pages_and_a_switched_off_tool(page, live_demo, shot):
+    from accesscontrol.tools import tool_name
+
+    login(page, live_demo["url"], "user", "demo-user-pass")
+    page.goto(f"{live_demo['url']}/connections/")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.get_by_text("Only process designers design with connections.")).to_be_visible()
+    expect(page.get_by_role("link", name="Tools").first).to_be_visible()
+    shot(page, "20-error-403")
+    page.goto(f"{live_demo['url']}/no/such/page/")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    shot(page, "21-error-404")
+    integration_type = live_demo["connector"].integration_type
+    integration_type.enabled = False
+    integration_type.save()
+    page.goto(f"{live_demo['url']}/tools/{tool_name(live_demo['connection'].pk, 'listNotes')}/")
+    expect(page.get_by_text("This tool is unavailable: The integration type")).to_be_visible()
+    shot(page, "22-tool-unavailable")
+
+
+def test_connection_form_shows_every_error_at_once(page, live_demo, shot):
+    login(page, live_demo["url"], "designer", "demo-designer-pass")
+    page.goto(f"{live_demo['url']}/connections/new/{live_demo['connector'].pk}/")
+    page.get_by_label(re.compile(r"^Name")).fill("Half done")
+    page.get_by_label("Only some people of my organisation").check()
+    page.get_by_role("button", name="Create connection").click()
+    expect(page.get_by_text("Choose at least one person.")).to_be_visible()
+    expect(page.locator("#id_cred0_secret_key_error")).to_be_visible()
+    shot(page, "23-connection-form-errors")
