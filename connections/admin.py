@@ -251,7 +251,7 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         return format_html(
             "{} level: {} (and the creator, {}).<br>"
             '<a href="{}">Who may call which method, and what needs confirmation</a>'
-            '<div class="help">{}</div>',
+            '<br><small style="color:var(--body-quiet-color)">{}</small>',
             obj.get_access_level_display(),
             ", ".join(chosen) or "nobody chosen",
             access["creator"]["username"],
