@@ -27,7 +27,6 @@ from connectors.models import IntegrationType
 from integrations_platform.admin import PlatformAdminOnlyMixin, is_platform_admin
 from integrations_platform.errors import ApplicationError
 
-
 ACCESS_DEFINED_ONCE = (
     "Defined once, at creation: to give access to other people, create another connection to the same connector."
 )
@@ -190,7 +189,8 @@ class ConnectionCredentialInline(PlatformAdminOnlyMixin, admin.TabularInline):
     autocomplete_fields = []
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("credential").defer("credential__secret", "credential__tokens")
+        queryset = super().get_queryset(request).select_related("credential")
+        return queryset.defer("credential__secret", "credential__tokens")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "credential":
