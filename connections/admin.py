@@ -27,6 +27,10 @@ from connectors.models import IntegrationType
 from integrations_platform.admin import PlatformAdminOnlyMixin, is_platform_admin
 from integrations_platform.errors import ApplicationError
 
+ACCESS_DEFINED_ONCE = (
+    "Defined once, at creation: to give access to other people, create another connection to the same connector."
+)
+
 
 def _secret_status(credential: Credential) -> str:
     state = credential_state(credential)
@@ -184,6 +188,10 @@ class ConnectionCredentialInline(PlatformAdminOnlyMixin, admin.TabularInline):
     ordering = ["purpose", "position", "id"]
     autocomplete_fields = []
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("credential")
+        return queryset.defer("credential__secret", "credential__tokens")
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "credential":
             organisation_id = getattr(request, "_connection_organisation_id", None)
@@ -204,21 +212,24 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     readonly_fields = ["status_display", "access_and_rights", "created_by", "created_at", "updated_at"]
 
     def get_fields(self, request, obj=None):
-        fields = ["connector", "name", "variables_json", "access_level", "groups", "users", "organisations"]
-        if obj is not None:
-            fields += [
-                "status_display",
-                "access_and_rights",
-                "test_operation",
-                "connect_timeout",
-                "read_timeout",
-                "error_notify_email",
-                "error_notify_webhook_url",
-                "created_by",
-                "created_at",
-                "updated_at",
-            ]
-        return fields
+        if obj is None:
+            return ["connector", "name", "variables_json", "access_level", "groups", "users", "organisations"]
+        # Access is defined once, at creation: on change only its read-only summary is shown.
+        return [
+            "connector",
+            "name",
+            "variables_json",
+            "access_and_rights",
+            "status_display",
+            "test_operation",
+            "connect_timeout",
+            "read_timeout",
+            "error_notify_email",
+            "error_notify_webhook_url",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_inlines(self, request, obj):
         return [ConnectionCredentialInline] if obj is not None else []
@@ -229,7 +240,7 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
             request._connection_organisation_id = obj.organisation_id
         return obj
 
-    @admin.display(description="grants and method rights")
+    @admin.display(description="access")
     def access_and_rights(self, obj):
         from accesscontrol.admin import connection_rights_url
         from accesscontrol.selectors import connection_access_get
@@ -238,12 +249,14 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         chosen = [o["name"] for o in access["organisations"]] + [g["name"] for g in access["groups"]]
         chosen += [u["username"] for u in access["users"]]
         return format_html(
-            '{} level: {} (and the creator, {}). <a href="{}">Who may call which method, and what needs confirmation'
-            "</a>",
+            "{} level: {} (and the creator, {}).<br>"
+            '<a href="{}">Who may call which method, and what needs confirmation</a>'
+            '<br><small style="color:var(--body-quiet-color)">{}</small>',
             obj.get_access_level_display(),
             ", ".join(chosen) or "nobody chosen",
             access["creator"]["username"],
             connection_rights_url(obj.pk),
+            ACCESS_DEFINED_ONCE,
         )
 
     @admin.display(description="status")

@@ -141,7 +141,7 @@ class CredentialAdminForm(forms.ModelForm):
 class ConnectionAdminForm(forms.ModelForm):
     variables_json = forms.CharField(
         label="Variables (JSON)", required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        help_text='[{"name": "tenant", "value": "acme"}] — the connector declares the names.',
+        help_text='A JSON list, for example [{"name": "tenant", "value": "acme"}]. The connector declares the names.',
     )
     groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
     users = forms.ModelMultipleChoiceField(queryset=get_user_model().objects.none(), required=False)
@@ -160,14 +160,10 @@ class ConnectionAdminForm(forms.ModelForm):
         self.fields["users"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
         if self.instance.pk:
             self.initial["variables_json"] = json.dumps(self.instance.variables, indent=1)
+            # Access is defined once, at creation; the change page shows a read-only summary.
             for name in ("connector", "access_level", "groups", "users", "organisations"):
-                if name not in self.fields:
-                    continue
-                self.fields[name].disabled = True
-                self.fields[name].help_text = (
-                    "Defined once, at creation. To give access to others, create another connection."
-                    if name != "connector" else ""
-                )
+                if name in self.fields:
+                    self.fields[name].disabled = True
             if "test_operation" in self.fields:
                 self.fields["test_operation"].queryset = self.instance.connector.operations.filter(method="GET")
                 self.fields["test_operation"].help_text = (

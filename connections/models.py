@@ -116,7 +116,8 @@ class ConnectionCredential(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.connection} {self.purpose} #{self.position}: {self.credential}"
+        # The row label of the connection page's credential inline: the credential's name and kind.
+        return str(self.credential)
 
 
 class OAuthState(models.Model):

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import models
 from django.db.models import Count
+from django.forms import Textarea
 from django.forms.utils import ErrorDict
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -35,6 +37,7 @@ from integrations_platform.admin import PlatformAdminOnlyMixin
 from integrations_platform.errors import ApplicationError
 
 SHOWN_WARNINGS = 20
+SUMMARY_SHOWN = 60  # characters of a method's summary in the method list
 
 
 def post_too_big(request) -> bool:
@@ -61,11 +64,22 @@ def report_warnings(request, warnings: list[str]) -> None:
         messages.warning(request, f"… and {len(warnings) - SHOWN_WARNINGS} more warnings; see the version history.")
 
 
-class AuthSchemeConfigInline(PlatformAdminOnlyMixin, admin.TabularInline):
+class AuthSchemeConfigInline(PlatformAdminOnlyMixin, admin.StackedInline):
     model = AuthSchemeConfig
     extra = 0
-    fields = ["position", "scheme_name", "kind", "config", "description"]
+    fields = [("position", "scheme_name", "kind"), "config", "description"]
     ordering = ["position", "id"]
+    # Stacked, with small boxes, so the connector page fits a 1280 px screen.
+    formfield_overrides = {
+        models.JSONField: {"widget": Textarea(attrs={"rows": 2, "cols": 40})},
+        models.TextField: {"widget": Textarea(attrs={"rows": 2, "cols": 40})},
+    }
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "position" and formfield is not None:
+            formfield.widget.attrs["style"] = "width:4em"
+        return formfield
 
 
 @admin.register(Connector)
@@ -320,7 +334,7 @@ class OperationAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     """The methods of every connector, read-only: filter by connector, method and tag; search."""
 
     list_display = ["method", "path", "name", "tag", "summary_short", "deprecated", "connector"]
-    list_display_links = ["path"]
+    list_display_links = ["method", "path", "name"]
     list_filter = ["connector", MethodFilter, TagFilter, "deprecated"]
     search_fields = ["name", "path", "summary", "tag"]
     list_select_related = ["connector"]
@@ -357,9 +371,26 @@ class OperationAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
             else super().get_queryset(request)
         )
 
+    def get_list_display(self, request):
+        # Filtered by one connector, its column only repeats the filter and pushes the table
+        # under the filter sidebar; the title names the connector instead.
+        if request.GET.get("connector__id__exact"):
+            return [name for name in self.list_display if name != "connector"]
+        return self.list_display
+
+    def changelist_view(self, request, extra_context=None):
+        connector_id = request.GET.get("connector__id__exact", "")
+        if connector_id.isdigit():
+            connector = Connector.objects.filter(pk=int(connector_id)).only("name").first()
+            if connector is not None:
+                extra_context = {**(extra_context or {}), "title": f"Methods of {connector.name}"}
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description="summary")
     def summary_short(self, obj):
-        return obj.summary[:120]
+        if len(obj.summary) <= SUMMARY_SHOWN:
+            return obj.summary
+        return obj.summary[: SUMMARY_SHOWN - 1].rstrip() + "…"
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields

@@ -113,7 +113,7 @@ class ConnectorChangeForm(forms.ModelForm):
     variables = forms.JSONField(
         required=False,
         initial=list,
-        help_text='Default connection variables: [{"name": "tenant", "value": "acme"}]. '
+        help_text='A JSON list, for example [{"name": "tenant", "value": "acme"}]. '
         "Saving a change overwrites the variables of every connection of this connector.",
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
     )

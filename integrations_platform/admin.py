@@ -28,4 +28,4 @@ class PlatformAdminOnlyMixin:
 
 admin.site.site_header = "Integrations platform"
 admin.site.site_title = "Integrations platform"
-admin.site.index_title = "Integration configuration"
+admin.site.index_title = "Administration"

@@ -161,3 +161,13 @@ def test_changelist_query_count(grid, platform_admin, django_assert_max_num_quer
         response = client.get("/admin/accesscontrol/methodright/")
     assert response.status_code == 200
     assert client_for(designer).get("/admin/accesscontrol/methodright/").status_code == 302
+
+
+def test_grid_page_wording_and_buttons(grid, platform_admin, designer):
+    connection, _people = grid
+    html = client_for(platform_admin).get(connection_rights_url(connection.pk)).content.decode()
+    assert "always keeps access to the connection" in html
+    assert "method rights below apply to the creator like to anyone else" in html
+    assert "Creator (always keeps access)" not in html
+    assert '<input type="submit" value="Apply" class="default">' in html
+    assert '<label for="id_bulk_principals">' in html and 'id="id_bulk_principals"' in html

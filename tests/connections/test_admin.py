@@ -257,3 +257,49 @@ def test_usable_reason_for_disabled_connector(org, platform_admin, connector):
     connector.save()
     connection.refresh_from_db()
     assert "disabled" in connection_usable_reason(connection)
+
+
+def test_connection_change_page_shows_access_read_only_once(org, platform_admin, designer):
+    connector = make_connector(org)
+    connection = services.connection_create(
+        connector=connector, organisation=org, name="Summary", created_by=platform_admin,
+        action_credentials=[{"create": s} for s in credential_specs()[:1]],
+        access_level="individuals", users=[designer],
+    )
+    client = login(platform_admin)
+    response = client.get(f"/admin/connections/connection/{connection.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    # No disabled multiselects listing everybody: a summary of the chosen people, the help once.
+    for name in ("access_level", "groups", "users", "organisations"):
+        assert f'name="{name}"' not in html
+    assert html.count("Defined once, at creation") == 1
+    assert f"Individuals level: {designer.username} (and the creator, {platform_admin.username})" in html
+    # The Test connection button is an object tool like History.
+    assert 'class="object-tool">Test connection</button>' in html
+    assert "historylink" in html and 'class="historylink" style="border:0' not in html
+    # The credential row label is the credential's name and kind.
+    credential = connection.credential_links.get().credential
+    original = html.split('<td class="original">', 1)[1].split("</p>", 1)[0]
+    assert original.split("<p>", 1)[1].strip() == str(credential)
+    assert f"{connection} action #0" not in html
+    assert 'A JSON list, for example [{"name": "tenant"' in html
+    # Saving the page keeps access as defined.
+    response = client.post(f"/admin/connections/connection/{connection.pk}/change/", {
+        "name": "Summary renamed", "variables_json": "[]", "test_operation": "",
+        "connect_timeout": "", "read_timeout": "", "error_notify_email": "", "error_notify_webhook_url": "",
+        "credential_links-TOTAL_FORMS": "0", "credential_links-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 302, response.content.decode()[:3000]
+    connection.refresh_from_db()
+    assert connection.name == "Summary renamed" and connection.access_level == "individuals"
+
+
+def test_the_test_result_breadcrumb_has_the_connections_level(org, platform_admin, echo_server):
+    connector = make_connector(org, base_url=echo_server.url)
+    connection = services.connection_create(
+        connector=connector, organisation=org, name="Crumbs", created_by=platform_admin,
+    )
+    html = login(platform_admin).post(f"/admin/connections/connection/{connection.pk}/test/").content.decode()
+    assert 'href="/admin/connections/connection/">Connections</a>' in html
+    assert f'href="/admin/connections/connection/{connection.pk}/change/">' in html

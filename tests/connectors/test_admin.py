@@ -441,3 +441,37 @@ def test_an_oversized_post_to_the_connector_page_saves_nothing(admin_client_for,
     assert "larger than this server accepts" in response.content.decode()
     connector.refresh_from_db()
     assert connector.name == "Pet store"
+
+
+def test_the_connector_page_uses_small_auth_scheme_boxes(admin_client_for, platform_admin, connector):
+    from connectors.models import AuthSchemeConfig
+
+    AuthSchemeConfig.objects.create(connector=connector, scheme_name="key", kind="api_key", config={"in": "header"})
+    html = admin_client_for(platform_admin).get(change_url(connector)).content.decode()
+    assert 'name="auth_schemes-0-config" cols="40" rows="2"' in html
+    assert 'name="auth_schemes-0-description" cols="40" rows="2"' in html
+    assert 'A JSON list, for example [{"name": "tenant"' in html
+    assert "Default connection variables: [" not in html
+
+
+def test_operation_list_filtered_by_a_connector_names_it_once(admin_client_for, platform_admin, connector):
+    from connectors.admin import SUMMARY_SHOWN
+
+    connector.operations.filter(method="GET").update(summary="A very long summary " * 20)
+    client = admin_client_for(platform_admin)
+    response = client.get(f"/admin/connectors/operation/?connector__id__exact={connector.pk}")
+    assert response.context["title"] == f"Methods of {connector.name}"
+    assert "connector" not in response.context["cl"].list_display
+    assert response.context["cl"].list_display_links == ["method", "path", "name"]
+    html = response.content.decode()
+    assert "A very long summary " * 20 not in html
+    assert ("A very long summary " * 20)[: SUMMARY_SHOWN - 1].rstrip() + "…" in html
+    # Unfiltered, the connector column stays.
+    assert "connector" in client.get("/admin/connectors/operation/").context["cl"].list_display
+    # A hostile or unknown filter value is no error.
+    assert client.get("/admin/connectors/operation/?connector__id__exact=999999").status_code in (200, 302)
+
+
+def test_the_admin_index_title(admin_client_for, platform_admin):
+    response = admin_client_for(platform_admin).get("/admin/")
+    assert response.context["title"] == "Administration"
