@@ -168,9 +168,7 @@ def run(env, fast_port, slow_port, procs) -> None:
     import redis
     import requests
     from django.core.management import call_command
-    from guardian.shortcuts import assign_perm
 
-    from accesscontrol.models import MethodRight
     from accesscontrol.services import connection_access_define
     from accounts.services import api_key_create, organisation_create, user_create
     from bench import invoke_tasks
@@ -194,9 +192,8 @@ def run(env, fast_port, slow_port, procs) -> None:
             input_schema={"type": "object", "properties": {}, "additionalProperties": False},
         )
         connection = Connection.objects.create(connector=connector, organisation=org, name="bench", created_by=user)
+        # Company level; the defaults allow GET methods to every grantee without confirmation.
         connection_access_define(connection=connection, level="company")
-        right = MethodRight.objects.create(connection=connection, operation=operation)
-        assign_perm("accesscontrol.call_operation", user, right)
         tools[label] = adapters.tool_name_for(connection, operation)
     from django.db import connections
 

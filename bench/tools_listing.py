@@ -79,7 +79,7 @@ def build() -> tuple:
     from accounts.models import Organisation, User
     from accounts.services import group_create, organisation_create, user_create
     from connections.models import Connection
-    from connectors.models import Connector, IntegrationType, Operation
+    from connectors.models import Connector, ConnectorVersion, IntegrationType, Operation
 
     organisation = Organisation.objects.filter(slug="bench-tools").first()
     if organisation is not None:
@@ -108,9 +108,14 @@ def build() -> tuple:
                 organisation=organisation, integration_type=integration_type, name=f"System {c}",
                 base_url="https://api.example.com",
             )
+            # As an import leaves it: a version, which the operations record as where they last changed.
+            version = ConnectorVersion.objects.create(
+                connector=connector, number=1, openapi_version="3.0.3", source_format="json", document={}
+            )
             Operation.objects.bulk_create(
                 Operation(
-                    connector=connector, method=method, path=f"/resources{m}/{{id}}",
+                    connector=connector, first_version=version, updated_in_version=version,
+                    method=method, path=f"/resources{m}/{{id}}",
                     name=f"{method.lower()}Resource{m}",
                     tag=f"tag{m % 5}", tags=[f"tag{m % 5}"], summary=f"{method} resource {m} of system {c}",
                     description="Reads or changes one resource of the external system. " * 3,
