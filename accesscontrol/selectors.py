@@ -338,7 +338,8 @@ _TOOL_FIELDS = (
 _VERSION_COLUMN = _TOOL_FIELDS.index("operation__updated_in_version_id")
 
 # Input schema texts by (operation id, schema version that last changed it). An import that changes
-# an operation gives it a new ``updated_in_version``, so an entry never goes stale; turning 10,000
+# an operation gives it a new ``updated_in_version``, and ids are never reused (PostgreSQL
+# sequences, SQLite AUTOINCREMENT), so an entry never goes stale; turning 10,000
 # ``jsonb`` values into text costs PostgreSQL about 55 ms per ``tools/`` request, which this saves.
 # Operations without a version (not made by an import) are always read afresh.
 _SCHEMA_TEXTS: dict[tuple[int, int], str] = {}

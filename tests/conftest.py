@@ -103,3 +103,13 @@ def _integration_types_in_transactional_tests(request):
         IntegrationType.objects.get_or_create(
             key=key, defaults={"name": name, "description": description, "position": position}
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_schema_text_cache():
+    """tools/ caches input schema texts by (operation id, version id). Ids are never reused in a
+    running platform (PostgreSQL sequences, SQLite AUTOINCREMENT), but each test's rollback hands
+    the same ids out again: start every test with an empty cache."""
+    from accesscontrol import selectors
+
+    selectors._SCHEMA_TEXTS.clear()
