@@ -10,10 +10,10 @@ from django.urls import reverse
 from accesscontrol.tools import tool_name
 from portal.demo.seed import load_demo
 from tests.portal.conftest import client_for
+from tests.portal.test_pages import SECRET, create_url
+from tests.portal.test_pages import valid_post as post_data
 
 pytestmark = pytest.mark.django_db
-
-SECRET = "s3cret-value-that-must-never-show-9f8e7d"
 
 
 # --- 1. the demo connection's test call ---------------------------------------------------------
@@ -46,8 +46,14 @@ def test_demo_admin_may_manage_people_and_groups_without_being_superuser(demo):
     admin = demo["users"]["administrator"]
     admin.refresh_from_db()
     assert not admin.is_superuser
-    for perm in ("accounts.view_user", "accounts.add_user", "accounts.change_user",
-                 "auth.view_group", "auth.add_group", "auth.change_group"):
+    for perm in (
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "auth.view_group",
+        "auth.add_group",
+        "auth.change_group",
+    ):
         assert admin.has_perm(perm), perm
     assert not admin.has_perm("accounts.delete_user")
     client = client_for(admin)
@@ -90,8 +96,12 @@ def test_tools_page_unavailable_list_has_no_n_plus_1(user_client, demo, django_a
         user_client.get(reverse("portal:tools"))
     for i in range(3):
         connection_create(
-            connector=demo["connector"], organisation=demo["organisation"], name=f"More {i}",
-            created_by=demo["users"]["administrator"], action_credentials=[], access_level="company",
+            connector=demo["connector"],
+            organisation=demo["organisation"],
+            name=f"More {i}",
+            created_by=demo["users"]["administrator"],
+            action_credentials=[],
+            access_level="company",
         )
     with CaptureQueriesContext(db) as four:
         page = user_client.get(reverse("portal:tools"))
@@ -175,26 +185,6 @@ def test_500_page_renders_without_context(production_errors):
 # --- 4 and 5. creating a connection -------------------------------------------------------------
 
 
-def create_url(demo):
-    return reverse("portal:connection_create", args=[demo["connector"].pk])
-
-
-def post_data(**extra):
-    data = {
-        "name": "Team notes",
-        "access_level": "company",
-        "cred0_mode": "new",
-        "cred0_name": "",
-        "cred0_config_in": "header",
-        "cred0_config_name": "X-API-Key",
-        "cred0_config_prefix": "",
-        "cred0_config_scheme_name": "apiKey",
-        "cred0_secret_key": SECRET,
-    }
-    data.update(extra)
-    return data
-
-
 def test_create_form_and_message_say_which_methods_are_open(designer_client, demo):
     form = designer_client.get(create_url(demo)).content.decode()
     assert "read methods (GET, HEAD)" in form and "method rights grid" in form
@@ -226,9 +216,7 @@ def test_an_existing_credential_needs_no_key(designer_client, demo):
     from connections.models import Connection, Credential
 
     credential = Credential.objects.get(name="Demo notes API key")
-    response = designer_client.post(
-        create_url(demo), post_data(cred0_mode=f"ref:{credential.pk}", cred0_secret_key="")
-    )
+    response = designer_client.post(create_url(demo), post_data(cred0_mode=f"ref:{credential.pk}", cred0_secret_key=""))
     assert response.status_code == 302 and Connection.objects.filter(name="Team notes").exists()
 
 
