@@ -86,11 +86,15 @@ METADATA_NETWORKS = (ipaddress.ip_network("169.254.0.0/16"),)
 
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
 
-# The IANA special-purpose address registries (IPv4 and IPv6), plus multicast and the deprecated
-# site-local range: what is not globally reachable, checked explicitly because Python's
-# ``is_global`` differs between versions (on 3.11.7 it is True for 192.0.0.8 and for 6to4 addresses
-# of any IPv4 address). Ranges that are globally reachable on purpose (192.0.0.9/32 and .10/32 inside
-# 192.0.0.0/24 excepted, which stay refused with their /24) are not listed.
+# What is not globally reachable, from the IANA special-purpose address registries (IPv4 and IPv6)
+# plus multicast, IPv4-compatible/-translated and the deprecated site-local range. Checked from this
+# table because Python's ``is_global`` differs between versions (on 3.11.7 it is True for 192.0.0.8,
+# 192.88.99.0/24, 3fff::/20, fec0::/10 and every 6to4 address). A few registry entries that are
+# globally reachable sit inside a listed block and stay refused with it (192.0.0.9 and 192.0.0.10 in
+# 192.0.0.0/24; 2001:1::1, 2001:3::/32, 2001:4:112::/48 and 2001:20::/28 in 2001::/23): nothing an
+# integration calls. The transition ranges (::ffff:0:0/96, 64:ff9b::/96, 2002::/16, 2001::/32) are
+# reachable on purpose and are judged before this table (Teredo's /32 lies inside 2001::/23) by the
+# IPv4 addresses they carry (:func:`embedded_ipv4`).
 SPECIAL_PURPOSE_RANGES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
     (ipaddress.ip_network(network), name)
     for network, name in (
