@@ -1,6 +1,9 @@
 """OAuth2 for credentials: the authorization-code flow, client-credentials tokens, and refresh.
 
-Token requests go through Authlib's requests client. Refresh is locked so that two workers never
+Token requests are made with Authlib's requests client, which sends them through the platform's
+guarded client (``integrations_platform.outgoing``) like every other outgoing call: the address
+guard and allow-list, no proxy from the environment, timeouts, no redirects followed (a token
+endpoint that redirects is an error) and a cap on the answer. Refresh is locked so that two workers never
 refresh the same token at once: a worker *claims* the refresh inside a short transaction (a row
 lock with ``select_for_update`` on PostgreSQL; SQLite serialises write transactions) with a
 conditional update on ``token_version``, sends the token request outside any transaction, and
@@ -35,6 +38,7 @@ from connections.services import (
     credential_tokens_read,
     credential_tokens_store,
 )
+from integrations_platform import outgoing
 from integrations_platform.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -62,16 +66,31 @@ def _timeout():
     return (settings.OUTGOING_CONNECT_TIMEOUT, settings.OUTGOING_READ_TIMEOUT)
 
 
-def _session(credential: Credential, **kwargs) -> OAuth2Session:
+# A token answer is a small JSON object; anything larger is not one.
+TOKEN_RESPONSE_MAX_BYTES = 64 * 1024
+
+
+class TokenSession(outgoing.RoutedSessionMixin, OAuth2Session):
+    """Authlib's OAuth2 client, sending through ``outgoing.send``; follows no redirects."""
+
+    outgoing_max_bytes = TOKEN_RESPONSE_MAX_BYTES
+    outgoing_max_redirects = 0
+
+
+def _session(credential: Credential, *, secrets: tuple[str, ...] = (), **kwargs) -> TokenSession:
+    """``secrets``: what the token request carries besides the client secret (code, verifier,
+    refresh token), so that no redirect could take it elsewhere."""
     config = credential.config or {}
     secret = credential_secret_read(credential)
     scopes = config.get("scopes") or []
-    return OAuth2Session(
+    session = TokenSession(
         client_id=config.get("client_id"),
         client_secret=secret.get("client_secret"),
         scope=" ".join(scopes) if scopes else None,
         **kwargs,
     )
+    session.outgoing_secrets = [v for v in (secret.get("client_secret"), *secrets) if isinstance(v, str) and v]
+    return session
 
 
 def _expires_at(token: dict) -> dt.datetime | None:
@@ -155,7 +174,7 @@ def oauth_authorization_complete(*, user, state: str | None, code: str | None, e
         )
     if not code or not isinstance(code, str) or len(code) > 4096:
         raise ApplicationError("The provider sent no authorization code.", field_errors={"code": ["Missing."]})
-    session = _session(credential, redirect_uri=record.redirect_uri)
+    session = _session(credential, secrets=(code, record.code_verifier), redirect_uri=record.redirect_uri)
     try:
         token = session.fetch_token(
             credential.config["token_url"],
@@ -163,9 +182,13 @@ def oauth_authorization_complete(*, user, state: str | None, code: str | None, e
             code=code,
             code_verifier=record.code_verifier,
             timeout=_timeout(),
-            allow_redirects=False,
         )
         kept = _keep(token)
+    except outgoing.OutgoingError as exc:
+        logger.warning("OAuth code exchange for credential %s not made: %s", credential.pk, exc.kind)
+        raise ApplicationError(
+            f"The token endpoint could not be reached: {exc.message}", code="oauth_exchange_failed"
+        ) from None
     except (OAuthError, ValueError, OSError) as exc:
         logger.warning("OAuth code exchange failed for credential %s: %s", credential.pk, _describe(exc))
         raise ApplicationError(
@@ -208,17 +231,15 @@ def _claim(credential_id: int, version: int) -> bool:
 
 def _request_token(credential: Credential) -> dict:
     """One token request: refresh_token grant, or a new client-credentials token."""
-    session = _session(credential)
     token_url = credential.config["token_url"]
     if credential.kind == Kind.OAUTH2_CLIENT_CREDENTIALS:
-        return session.fetch_token(
-            token_url, grant_type="client_credentials", timeout=_timeout(), allow_redirects=False
-        )
+        return _session(credential).fetch_token(token_url, grant_type="client_credentials", timeout=_timeout())
     previous = credential_tokens_read(credential)
     refresh_token = previous.get("refresh_token")
     if not refresh_token:
         raise OAuthError(error="no_refresh_token", description="no refresh token stored")
-    return session.refresh_token(token_url, refresh_token=refresh_token, timeout=_timeout(), allow_redirects=False)
+    session = _session(credential, secrets=(refresh_token,))
+    return session.refresh_token(token_url, refresh_token=refresh_token, timeout=_timeout())
 
 
 def credential_refresh_token(
@@ -268,6 +289,12 @@ def _refresh_claimed(credential: Credential, version: int) -> Credential:
         connections_mark_needs_reauthorisation(credential=credential, reason=reason)
         audit_record(actor=None, action="credential.refresh_failed", obj=credential, changes={"fields": ["tokens"]})
         raise TokenRefreshFailed(reason, code="oauth_refresh_failed") from None
+    except outgoing.OutgoingError as exc:
+        _release(credential.pk, version)
+        # Not called (address refused, redirect) or no answer: the grant may still be good.
+        raise TokenRefreshFailed(
+            f"The token endpoint could not be reached: {exc.message}", code="oauth_refresh_unreachable"
+        ) from None
     except (ValueError, OSError) as exc:
         _release(credential.pk, version)
         # Network trouble or a broken gateway: the grant may still be good, so no re-authorisation.

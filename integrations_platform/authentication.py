@@ -4,6 +4,8 @@ configured identity provider (internal consumers)."""
 from __future__ import annotations
 
 import functools
+import json
+import time
 
 import jwt
 from django.conf import settings
@@ -11,11 +13,48 @@ from rest_framework import authentication, exceptions
 
 from accounts.models import User
 from accounts.services import API_KEY_PREFIX, api_key_authenticate
+from integrations_platform import outgoing
+
+JWKS_MAX_BYTES = 256 * 1024
+
+
+class GuardedJWKClient(jwt.PyJWKClient):
+    """PyJWT's JWKS client, fetching through the platform's guarded client (``outgoing.send``): the
+    address guard (an identity provider on a private address must be allow-listed), no proxy from
+    the environment, timeouts, no redirects, a size cap."""
+
+    def fetch_data(self):
+        try:
+            answer = outgoing.send(
+                method="GET",
+                url=self.uri,
+                headers={"Accept": "application/json", **self.headers},
+                connect_timeout=self.timeout,
+                read_timeout=self.timeout,
+                max_bytes=JWKS_MAX_BYTES,
+                max_redirects=0,
+            )
+        except outgoing.OutgoingError as exc:
+            raise jwt.PyJWKClientConnectionError(f"The JWKS could not be fetched: {exc.message}") from None
+        if answer.status != 200 or answer.truncated:
+            raise jwt.PyJWKClientConnectionError(
+                f"The JWKS endpoint answered {answer.status}" + (" with too much." if answer.truncated else ".")
+            )
+        try:
+            data = json.loads(answer.body)
+        except ValueError:
+            raise jwt.PyJWKClientError("The JWKS endpoint did not return JSON.") from None
+        if not isinstance(data, dict):
+            raise jwt.PyJWKClientError("The JWKS endpoint did not return a JSON object.")
+        if self.jwk_set_cache is not None:
+            self.jwk_set_cache.put(data)
+        self._last_successful_fetch = time.monotonic()  # PyJWT's refresh cooldown
+        return data
 
 
 @functools.cache
 def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, timeout=5)
+    return GuardedJWKClient(url, cache_keys=True, timeout=5)
 
 
 def _jwt_user(token: str) -> User:

@@ -613,6 +613,7 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
                 body=request.body,
                 connect_timeout=connection.connect_timeout,
                 read_timeout=connection.read_timeout,
+                secrets=secrets,
             )
         except outgoing.OutgoingError as exc:
             error = exc

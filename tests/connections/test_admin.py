@@ -168,7 +168,7 @@ def test_integration_type_switch_admin(platform_admin):
     assert client.get("/admin/connectors/integrationtype/").status_code == 200
 
 
-def test_no_secret_anywhere(org, platform_admin, designer, echo_server, api_client, caplog, monkeypatch):
+def test_no_secret_anywhere(org, platform_admin, designer, echo_server, api_client, caplog, monkeypatch, settings):
     """Known values through every flow: admin pages, API answers, logs, audit, test output, OAuth."""
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
@@ -196,6 +196,7 @@ def test_no_secret_anywhere(org, platform_admin, designer, echo_server, api_clie
     outputs.append(("bad config error", bad.content.decode()))
     # OAuth: client secret and tokens.
     with OAuthTestServer() as server:
+        settings.OUTGOING_ALLOWED_ADDRESSES = [*settings.OUTGOING_ALLOWED_ADDRESSES, server.address]
         redirect = "http://testserver/admin/connections/credential/oauth/callback/"
         server.add_client("cid", SECRETS["client_secret"], [redirect], ["authorization_code", "refresh_token"])
         credential = services.credential_create(

@@ -21,10 +21,12 @@ REDIRECT = "http://testserver/admin/connections/credential/oauth/callback/"
 
 
 @pytest.fixture
-def auth_server(monkeypatch):
+def auth_server(monkeypatch, settings):
     # The server side of Authlib insists on https unless told it is a test.
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
     with OAuthTestServer() as server:
+        # Token requests go through the address guard: the server on 127.0.0.1 is allow-listed.
+        settings.OUTGOING_ALLOWED_ADDRESSES = [*settings.OUTGOING_ALLOWED_ADDRESSES, server.address]
         server.add_client(
             "platform-client", SECRETS["client_secret"], [REDIRECT],
             ["authorization_code", "refresh_token", "client_credentials"],

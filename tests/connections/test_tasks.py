@@ -20,8 +20,9 @@ def test_beat_schedule_has_the_refresh_task():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_refreshes_expiring_tokens_once(org, platform_admin, celery_worker, monkeypatch):
+def test_worker_refreshes_expiring_tokens_once(org, platform_admin, celery_worker, monkeypatch, settings):
     with OAuthTestServer() as server:
+        settings.OUTGOING_ALLOWED_ADDRESSES = [server.address]
         server.add_client("cc", SECRETS["client_secret"], [], ["client_credentials"])
         credential = services.credential_create(
             organisation=org, name="cc", kind="oauth2_client_credentials", created_by=platform_admin,
