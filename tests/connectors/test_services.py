@@ -6,11 +6,11 @@ import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
+from accesscontrol import policy
+from accesscontrol.selectors import connector_list_visible_to
 from audit.models import AuditEntry
 from connections.models import Connection
 from connectors.models import AuthSchemeConfig, Connector, ConnectorVersion, Operation
-from accesscontrol import policy
-from accesscontrol.selectors import connector_list_visible_to
 from connectors.selectors import operation_list, operation_tag_summary
 from connectors.services import (
     connector_create_from_openapi,
