@@ -505,3 +505,6 @@ class ConnectorVersionAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # versions go with their connector, through its service
