@@ -192,6 +192,9 @@ JWT_JWKS_URL = env.str("JWT_JWKS_URL", default="")
 JWT_ALGORITHMS = env.list("JWT_ALGORITHMS", default=["RS256", "ES256"])
 JWT_USER_CLAIM = env.str("JWT_USER_CLAIM", default="preferred_username")
 
+# JSON bodies (and tool arguments from anywhere) nested deeper than this are refused with 400.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "integrations_platform.authentication.BearerAuthentication",
@@ -202,6 +205,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "integrations_platform.exception_handler.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "integrations_platform.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
