@@ -288,7 +288,7 @@ def invocation_create(
                     f"This idempotency key was used for another call (its {named} differ).",
                     field_errors={
                         "idempotency_key": f"Already used for a call with another {named}.",
-                        **{name: "Differs from the call first made with this idempotency key." for name in differences},
+                        **dict.fromkeys(differences, "Differs from the call first made with this idempotency key."),
                     },
                     status_code=409,
                     code="idempotency_key_reused",
