@@ -274,8 +274,10 @@ def test_an_idempotency_key_reused_for_another_tool_is_a_conflict(api_client, de
 def test_deeply_nested_arguments_are_a_clear_400(api_client, designer, tool, depth):
     """Issue finding: arguments nested 20,000 deep gave a 500 (RecursionError)."""
     nested = "[" * depth + "]" * depth
-    body = '{"connection": %d, "operation": "%s", "arguments": {"id": "1", "x": %s}}' % (
-        tool.connection.pk, tool.operation.name, nested)
+    body = (
+        f'{{"connection": {tool.connection.pk}, "operation": "{tool.operation.name}", '
+        f'"arguments": {{"id": "1", "x": {nested}}}}}'
+    )
     response = api_client(designer).post(URL, body, content_type="application/json")
     assert response.status_code == 400
     assert "nested more than 64 levels" in response.json()["message"]
