@@ -351,6 +351,23 @@ ADMIN_ROWS = [
     R("admin:accesscontrol_connection_rights", "/admin/accesscontrol/methodright/connection/{connection}/",
       user=LOGIN, admin=MANAGED, operator=200),
     *_admin_model_rows("invocations.invocation", "invocation", add=False, change=False, delete=False),
+    # django-axes's records of logins (usernames and addresses of every organisation): the operator's.
+    *[
+        row
+        for model in ("accessattempt", "accesslog", "accessfailurelog")
+        for row in (
+            R(f"admin:axes_{model}_changelist", f"/admin/axes/{model}/", user=LOGIN, admin=403, operator=200),
+            R(f"admin:axes_{model}_add", f"/admin/axes/{model}/add/", user=LOGIN, admin=403, operator=403),
+            R(f"admin:axes_{model}_change", f"/admin/axes/{model}/999999/change/", user=LOGIN, admin=403,
+              operator=302),
+            R(f"admin:axes_{model}_history", f"/admin/axes/{model}/999999/history/", user=LOGIN, admin=302,
+              operator=302),
+            R(f"admin:axes_{model}_delete", f"/admin/axes/{model}/999999/delete/", user=LOGIN, admin=403,
+              operator=302),
+            R(f"admin:axes/{model}/<object_id>/", f"/admin/axes/{model}/999999/", user=LOGIN, admin=302,
+              operator=302),
+        )
+    ],
 ]
 
 TABLE = API_ROWS + PAGE_ROWS + ADMIN_ROWS
