@@ -125,7 +125,9 @@ def test_throttle_counts_are_shared_across_processes(org, tmp_path):
 def _production(code: str, tmp_path, **extra) -> subprocess.CompletedProcess:
     from cryptography.fernet import Fernet
 
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}}
+    # (The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never has it.)
+    unset = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update({
         "DJANGO_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(50),
