@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from accesscontrol import policy
 from accesscontrol.models import MethodRight
 from accesscontrol.selectors import (
     connection_access_get,
@@ -30,7 +31,7 @@ from accesscontrol.selectors import (
 from accesscontrol.services import method_rights_bulk, method_rights_update
 from connections.models import Connection
 from connectors.models import Operation
-from integrations_platform.admin import PlatformAdminOnlyMixin, is_platform_admin
+from integrations_platform.admin import OrganisationScopedAdmin
 from integrations_platform.errors import ApplicationError
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -42,9 +43,10 @@ def connection_rights_url(connection_id: int) -> str:
 
 
 @admin.register(MethodRight)
-class MethodRightAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
-    """Every method right of every connection, read only; edit them in a connection's grid."""
+class MethodRightAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
+    """Every method right of the organisation's connections, read only; edit them in a connection's grid."""
 
+    organisation_field = "connection__organisation"
     list_display = ("connection", "operation_label", "requires_confirmation", "grid_link")
     list_select_related = ("connection__connector", "operation")
     list_filter = ("requires_confirmation", "operation__method")
@@ -82,13 +84,10 @@ class MethodRightAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     # --- the grid ------------------------------------------------------------------------------
 
     def rights_view(self, request, connection_id: int):
-        if not is_platform_admin(request.user):
+        if not self.has_module_permission(request):
             raise PermissionDenied
-        connection = (
-            Connection.objects.select_related("connector", "organisation", "created_by")
-            .filter(pk=connection_id)
-            .first()
-        )
+        connections = Connection.objects.select_related("connector", "organisation", "created_by")
+        connection = policy.admin_scope(request.user, connections).filter(pk=connection_id).first()
         if connection is None:
             raise Http404("No such connection.")
         if request.method == "POST":

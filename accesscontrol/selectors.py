@@ -1,11 +1,14 @@
-"""Reads: who may use which connection and call which of its methods.
+"""Reads filtered for the asking user: which connectors and connections they see, and which methods
+they may call. The rules themselves are in :mod:`accesscontrol.policy`; this module turns them
+into queries.
 
 One function decides what a user may call: :func:`_callable_rows`. ``tools/`` lists its rows, and
 the check made when a method is invoked (:func:`tool_callable_by`, :func:`tool_resolve`) runs the
 same query for one row. A user may call an operation through a connection when
 
-- the connector's integration type is switched on, and the connector is enabled;
-- the connection is granted to them: guardian's ``use_connection`` on it, to them or to one of
+- the connector's integration type is switched on (by the operator, and for the connector's
+  organisation), and the connector is enabled;
+- the connection is of their organisation and granted to them: guardian's ``use_connection`` on it, to them or to one of
   their groups (company level is their organisation's company group);
 - the method is allowed to them: guardian's ``call_operation`` on the connection's
   ``MethodRight`` for that operation, to them or to one of their groups.
@@ -20,12 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Q, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
+from accesscontrol import policy
 from accesscontrol.models import (
     ConnectionGroupObjectPermission,
     ConnectionUserObjectPermission,
@@ -33,6 +36,7 @@ from accesscontrol.models import (
     MethodRightGroupObjectPermission,
     MethodRightUserObjectPermission,
 )
+from accesscontrol.policy import CALL_OPERATION, USE_CONNECTION
 from accesscontrol.tools import (
     Tool,
     parse_tool_name,
@@ -41,15 +45,11 @@ from accesscontrol.tools import (
     tool_name_stem,
 )
 from connections.models import Connection
-from connectors.models import Operation
+from connectors.models import Connector, Operation
+from connectors.selectors import connector_list_of
 from integrations_platform.errors import ApplicationError
 
-USE_CONNECTION = "use_connection"
-CALL_OPERATION = "call_operation"
 CREATOR = "creator"
-
-
-# --- permission subqueries ----------------------------------------------------------------------
 
 
 def _use_perm_filter() -> dict:
@@ -60,41 +60,34 @@ def _call_perm_filter() -> dict:
     return {"permission__codename": CALL_OPERATION, "permission__content_type__app_label": "accesscontrol"}
 
 
-def _group_ids(user):
-    return Group.objects.filter(user=user.pk).values("id")
+# --- connectors ---------------------------------------------------------------------------------
 
 
-def _granted_connections_q(user, prefix: str = "") -> Q:
-    by_user = ConnectionUserObjectPermission.objects.filter(user_id=user.pk, **_use_perm_filter())
-    by_group = ConnectionGroupObjectPermission.objects.filter(group_id__in=_group_ids(user), **_use_perm_filter())
-    return Q(**{f"{prefix}id__in": by_user.values("content_object_id")}) | Q(
-        **{f"{prefix}id__in": by_group.values("content_object_id")}
-    )
+def connector_list_visible_to(*, user) -> QuerySet[Connector]:
+    """The connectors ``user`` may see: their organisation's only, never another's (platform
+    administrators and the operator included); switched-off ones (the connector's own flag, or its
+    integration type on either level) only for the organisation's platform administrators."""
+    if not policy.is_member(user):
+        return Connector.objects.none()
+    qs = connector_list_of(organisation_id=user.organisation_id)
+    if not policy.may_see_switched_off(user):
+        qs = qs.filter(policy.usable_connectors_q())
+    return qs
 
 
-def _allowed_rights_q(user) -> Q:
-    by_user = MethodRightUserObjectPermission.objects.filter(user_id=user.pk, **_call_perm_filter())
-    by_group = MethodRightGroupObjectPermission.objects.filter(group_id__in=_group_ids(user), **_call_perm_filter())
-    return Q(id__in=by_user.values("content_object_id")) | Q(id__in=by_group.values("content_object_id"))
-
-
-def _is_person(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.pk)
-
-
-def is_platform_admin(user) -> bool:
-    return bool(_is_person(user) and getattr(user, "is_platform_admin", False))
+def connector_get_visible(*, user, pk) -> Connector | None:
+    return connector_list_visible_to(user=user).filter(pk=pk).first()
 
 
 # --- connections --------------------------------------------------------------------------------
 
 
 def connection_list_granted_to(*, user):
-    """Connections granted to the user (``use_connection`` to them or their groups), whatever
-    the switches. Superusers and administrators get only what was granted to them."""
-    if not _is_person(user):
+    """Connections of the user's organisation granted to them (``use_connection`` to them or their
+    groups), whatever the switches. Superusers and administrators get only what was granted to them."""
+    if not policy.is_member(user):
         return Connection.objects.none()
-    return Connection.objects.filter(_granted_connections_q(user))
+    return Connection.objects.filter(policy.granted_connections_q(user))
 
 
 def connection_is_granted_to(*, user, connection) -> bool:
@@ -102,34 +95,31 @@ def connection_is_granted_to(*, user, connection) -> bool:
     return connection_list_granted_to(user=user).filter(pk=connection_id).exists()
 
 
-def method_rights_may_edit(*, user, connection) -> bool:
-    """Platform administrators edit the rights of any connection; a designer those they created."""
-    if is_platform_admin(user):
-        return True
-    return bool(_is_person(user) and user.is_designer and connection.created_by_id == user.pk)
-
-
 def connection_get_for_rights(*, user, connection_id) -> Connection:
-    """The connection whose method rights the user asks for: 404 when they may not see it (not a
-    platform administrator, not its creator, not granted), 403 when they see it but may not edit
-    its rights."""
+    """The connection whose method rights the user asks for (:func:`policy.may_edit_method_rights`).
+
+    404 when they may not see it (another organisation's, or neither theirs to manage, nor created
+    by them, nor granted to them), 403 when they see it but may not edit its rights."""
+    not_found = ApplicationError("Not found.", status_code=404, code="not_found")
+    if not policy.is_member(user):
+        raise not_found
     connection = (
         Connection.objects.select_related("connector", "organisation", "created_by")
-        .filter(pk=connection_id)
+        .filter(pk=connection_id, organisation_id=user.organisation_id)
         .first()
     )
-    if connection is None or not _is_person(user):
-        raise ApplicationError("Not found.", status_code=404, code="not_found")
-    if method_rights_may_edit(user=user, connection=connection):
+    if connection is None:
+        raise not_found
+    if policy.may_edit_method_rights(user, connection):
         return connection
     if connection.created_by_id == user.pk or connection_is_granted_to(user=user, connection=connection):
         raise ApplicationError(
-            "Only platform administrators, and the designer who created the connection, may see and edit its "
-            "method-level rights.",
+            "Only the organisation's platform administrators, and the designer who created the connection, may see "
+            "and edit its method-level rights.",
             status_code=403,
             code="permission_denied",
         )
-    raise ApplicationError("Not found.", status_code=404, code="not_found")
+    raise not_found
 
 
 # --- principals of a connection -----------------------------------------------------------------
@@ -369,10 +359,9 @@ def _schema_texts(keys: set[tuple[int, int | None]]) -> dict[tuple[int, int | No
 def _callable_rows(*, user, connection_ids=None, operation_ids=None, tag=None, query=None):
     """Values rows of every (connection, operation) the user may call now. One query."""
     rows = MethodRight.objects.filter(
-        _allowed_rights_q(user),
-        _granted_connections_q(user, prefix="connection__"),
-        connection__connector__enabled=True,
-        connection__connector__integration_type__enabled=True,
+        policy.allowed_rights_q(user),
+        policy.granted_connections_q(user, prefix="connection__"),
+        policy.usable_connectors_q("connection__connector__"),
     )
     if connection_ids is not None:
         rows = rows.filter(connection_id__in=connection_ids)
@@ -421,7 +410,7 @@ def tool_list_for(*, user, connection_id=None, tag: str | None = None, query: st
         tag=tag,
         query=query,
     )
-    tools = _tools(rows) if _is_person(user) else []
+    tools = _tools(rows) if policy.is_member(user) else []
     if tag:
         # The query narrows by text; the tag must be one of the operation's tags exactly.
         folded = tag.casefold()
@@ -443,7 +432,7 @@ def tool_callable_by(*, user, connection, operation) -> Tool:
     operation_id = getattr(operation, "pk", operation)
     tools = (
         _tools(_callable_rows(user=user, connection_ids=[connection_id], operation_ids=[operation_id]))
-        if _is_person(user)
+        if policy.is_member(user)
         else []
     )
     if tools:
@@ -455,7 +444,7 @@ def _why_not(*, user, connection_id, operation_id) -> ApplicationError:
     """Explains an empty answer of :func:`_callable_rows`; never decides anything itself."""
     connection = (
         Connection.objects.select_related("connector__integration_type").filter(pk=connection_id).first()
-        if _is_person(user)
+        if policy.is_member(user)
         else None
     )
     if connection is None or not connection_is_granted_to(user=user, connection=connection):
@@ -467,17 +456,10 @@ def _why_not(*, user, connection_id, operation_id) -> ApplicationError:
         return ApplicationError(
             "The connection's connector has no such method.", status_code=404, code="unknown_operation"
         )
-    integration_type = connection.connector.integration_type
-    if not integration_type.enabled:
-        return ApplicationError(
-            f"The integration type '{integration_type.name}' is switched off on this platform.",
-            status_code=403,
-            code="integration_type_disabled",
-        )
-    if not connection.connector.enabled:
-        return ApplicationError(
-            f"The connector '{connection.connector.name}' is disabled.", status_code=403, code="connector_disabled"
-        )
+    unusable = policy.connector_unusable_reason(connection.connector)
+    if unusable:
+        code, message = unusable
+        return ApplicationError(message, status_code=403, code=code)
     return ApplicationError(
         f"You may not call {operation.method} {operation.path} through this connection.",
         status_code=403,
@@ -490,7 +472,7 @@ def tool_resolve(*, user, name: str) -> Tool:
     unknown or malformed name answers ``unknown_tool`` (404)."""
     unknown = ApplicationError("No tool of this name is available to you.", status_code=404, code="unknown_tool")
     parsed = parse_tool_name(name)
-    if parsed is None or not _is_person(user):
+    if parsed is None or not policy.is_member(user):
         raise unknown
     connection_id, rest = parsed
     connector_id = Connection.objects.filter(pk=connection_id).values_list("connector_id", flat=True).first()

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from accesscontrol import policy
 from accesscontrol.models import (
     ConnectionGroupObjectPermission,
     ConnectionUserObjectPermission,
@@ -29,9 +30,7 @@ from accesscontrol.selectors import (
     Principal,
     connection_access_get,
     connection_principals,
-    is_platform_admin,
     method_right_principal_keys,
-    method_rights_may_edit,
     operation_has_tag,
 )
 from accounts.models import Organisation, User
@@ -100,8 +99,8 @@ def connection_access_define(
 ) -> None:
     """Define a new connection's access group, once, at creation.
 
-    ``level`` is ``company`` (``organisations``; by default the connection's own; other
-    organisations only when ``actor`` is a platform administrator), ``groups`` (groups of the
+    ``level`` is ``company`` (``organisations``: the connection's own, which is the default; never
+    another, see :func:`accesscontrol.policy.may_grant_to_organisation`), ``groups`` (groups of the
     connection's organisation) or ``individuals`` (``users``, members of the connection's
     organisation): one level, at least one selection, never a mix. The creator always keeps
     access (an implicit principal). Every method of the connector gets its rights row with the
@@ -148,9 +147,10 @@ def connection_access_define(
         missing = set(ids) - set(found)
         if missing:
             errors["organisations"] = [f"Unknown organisations: {_listing(missing)}."]
-        elif set(ids) != {connection.organisation_id} and not is_platform_admin(actor):
+        elif any(not policy.may_grant_to_organisation(actor, connection, i) for i in ids):
             errors["organisations"] = [
-                f"Only a platform administrator may grant a connection to other organisations than {organisation}."
+                f"A connection is granted at company level to its own organisation, {organisation}, only: "
+                "nothing of one organisation is visible to another."
             ]
         else:
             principal_groups = [organisation_ensure_company_group(organisation=found[i]) for i in ids]
@@ -304,10 +304,10 @@ def method_rights_sync_connector(*, connector) -> int:
 
 
 def _check_may_edit(*, actor, connection) -> None:
-    if not method_rights_may_edit(user=actor, connection=connection):
+    if not (policy.is_operator(actor) or policy.may_edit_method_rights(actor, connection)):
         raise ApplicationError(
-            "Only platform administrators, and the designer who created the connection, may change its "
-            "method-level rights.",
+            "Only the organisation's platform administrators, and the designer who created the connection, may "
+            "change its method-level rights.",
             status_code=403,
             code="permission_denied",
         )

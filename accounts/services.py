@@ -93,21 +93,66 @@ def user_sync_company_group(*, user: User) -> None:
         user.groups.add(group)
 
 
-@transaction.atomic
-def group_create(*, organisation: Organisation, name: str, members: list[User] = ()) -> Group:
-    """A group of one organisation. Its name is unique platform-wide, so it is prefixed."""
-    full_name = f"{organisation.slug}: {name}"
-    if Group.objects.filter(name=full_name).exists():
-        raise ApplicationError("A group with this name exists.", field_errors={"name": "Already used."})
+def _group_members_check(organisation: Organisation, members) -> None:
     foreign = [m.username for m in members if m.organisation_id != organisation.pk]
     if foreign:
         raise ApplicationError(
             "Only members of the organisation can join its groups.",
             field_errors={"members": f"Not members of {organisation}: {', '.join(foreign)}"},
         )
+
+
+def _group_full_name(organisation: Organisation, name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ApplicationError("Give the group a name of 1 to 100 characters.", field_errors={"name": "Required."})
+    return f"{organisation.slug}: {name}"
+
+
+@transaction.atomic
+def group_create(*, organisation: Organisation, name: str, members: list[User] = (), actor=None) -> Group:
+    """A group of one organisation. Its name is unique platform-wide, so it is prefixed."""
+    from audit.services import audit_record
+
+    full_name = _group_full_name(organisation, name)
+    if Group.objects.filter(name=full_name).exists():
+        raise ApplicationError("A group with this name exists.", field_errors={"name": "Already used."})
+    _group_members_check(organisation, members)
     group = Group.objects.create(name=full_name)
     OrganisationGroup.objects.create(group=group, organisation=organisation)
     group.user_set.add(*members)
+    if actor is not None:
+        audit_record(
+            actor=actor, action="group.create", obj=group, organisation=organisation,
+            changes={"name": full_name, "members": sorted(m.pk for m in members)},
+        )
+    return group
+
+
+@transaction.atomic
+def group_update(*, group: Group, name: str, members: list[User], actor=None) -> Group:
+    """Rename an organisation's group and set its members (who may use what is granted to it).
+    The company group is the platform's: it holds every member and is not edited."""
+    from audit.services import audit_record
+
+    link = OrganisationGroup.objects.select_related("organisation").filter(group=group).first()
+    if link is None or link.is_company:
+        raise ApplicationError("This group is kept by the platform and cannot be edited.", status_code=403)
+    organisation = link.organisation
+    full_name = _group_full_name(organisation, name)
+    if Group.objects.filter(name=full_name).exclude(pk=group.pk).exists():
+        raise ApplicationError("A group with this name exists.", field_errors={"name": "Already used."})
+    _group_members_check(organisation, members)
+    before = {"name": group.name, "members": sorted(group.user_set.values_list("pk", flat=True))}
+    group.name = full_name
+    group.save(update_fields=["name"])
+    group.user_set.set(members)
+    after = {"name": full_name, "members": sorted(m.pk for m in members)}
+    if before != after:
+        audit_record(
+            actor=actor, action="group.update", obj=group, organisation=organisation,
+            changes={"before": before, "after": after},
+        )
     return group
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from accesscontrol import policy
 from connections import services
 from connections.catalog import CATALOG
 from connections.forms import CatalogForm, ConnectionAdminForm, CredentialAdminForm
@@ -24,7 +25,7 @@ from connections.oauth import oauth_authorization_complete, oauth_authorization_
 from connections.selectors import credential_state
 from connections.testing import connection_test
 from connectors.models import IntegrationType
-from integrations_platform.admin import PlatformAdminOnlyMixin, is_platform_admin
+from integrations_platform.admin import OrganisationScopedAdmin, OrganisationScopedInline, scope_form
 from integrations_platform.errors import ApplicationError
 
 ACCESS_DEFINED_ONCE = (
@@ -42,10 +43,10 @@ def _secret_status(credential: Credential) -> str:
 
 
 @admin.register(Credential)
-class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
+class CredentialAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     form = CredentialAdminForm
     list_display = ["name", "kind", "organisation", "secret_status", "oauth_status", "used_by"]
-    list_filter = ["kind", "organisation"]
+    list_filter = ["kind", ("organisation", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["organisation", "secret_changed_by"]
     search_fields = ["name"]
     readonly_fields = ["secret_status", "oauth_status", "oauth_redirect_uri", "oauth_connect"]
@@ -153,9 +154,9 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         ]
 
     def oauth_connect_view(self, request, pk):
-        if not is_platform_admin(request.user):
+        credential = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, credential):
             return HttpResponseRedirect(reverse("admin:index"))
-        credential = get_object_or_404(Credential, pk=pk)
         redirect_uri = request.build_absolute_uri(reverse("admin:connections_credential_oauth_callback"))
         try:
             url = oauth_authorization_start(credential=credential, user=request.user, redirect_uri=redirect_uri)
@@ -165,7 +166,8 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         return HttpResponseRedirect(url)
 
     def oauth_callback_view(self, request):
-        if not is_platform_admin(request.user):
+        # The state is bound to the person who started the flow and to the credential.
+        if not self.has_module_permission(request):
             return HttpResponseRedirect(reverse("admin:index"))
         try:
             credential = oauth_authorization_complete(
@@ -181,7 +183,7 @@ class CredentialAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:connections_credential_change", args=[credential.pk]))
 
 
-class ConnectionCredentialInline(PlatformAdminOnlyMixin, admin.TabularInline):
+class ConnectionCredentialInline(OrganisationScopedInline, admin.TabularInline):
     model = ConnectionCredential
     extra = 0
     fields = ["purpose", "position", "credential"]
@@ -200,7 +202,7 @@ class ConnectionCredentialInline(PlatformAdminOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
+class ConnectionAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     form = ConnectionAdminForm
     inlines = [ConnectionCredentialInline]
     change_form_template = "admin/connections/connection/change_form.html"
@@ -337,9 +339,9 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         ]
 
     def test_view(self, request, pk):
-        if not is_platform_admin(request.user):
+        connection = get_object_or_404(self.get_queryset(request).select_related("connector"), pk=pk)
+        if not self.has_change_permission(request, connection):
             return HttpResponseRedirect(reverse("admin:index"))
-        connection = get_object_or_404(Connection.objects.select_related("connector"), pk=pk)
         result = connection_test(connection=connection, actor=request.user)
         context = {
             **self.admin_site.each_context(request),
@@ -351,9 +353,9 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/connections/connection/test_result.html", context)
 
     def catalog_view(self, request):
-        if not is_platform_admin(request.user):
+        if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:index"))
-        enabled = dict(IntegrationType.objects.values_list("key", "enabled"))
+        enabled = _switched_on_for(request.user)
         services_list = [s for key, s in CATALOG.items() if enabled.get(key)]
         context = {
             **self.admin_site.each_context(request),
@@ -366,16 +368,19 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/connections/catalog.html", context)
 
     def catalog_add_view(self, request, key):
-        if not is_platform_admin(request.user):
+        if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:index"))
         service = CATALOG.get(key)
-        if service is None or not IntegrationType.objects.filter(pk=key, enabled=True).exists():
+        if service is None or not _switched_on_for(request.user).get(key):
             self.message_user(request, "This integration type is unknown or switched off.", level=messages.ERROR)
             return HttpResponseRedirect(reverse("admin:connections_catalog"))
-        form = CatalogForm(
-            request.POST or None,
-            service=service,
-            initial={"organisation": request.user.organisation_id, "name": service.name},
+        form = scope_form(
+            CatalogForm(
+                request.POST or None,
+                service=service,
+                initial={"organisation": request.user.organisation_id, "name": service.name},
+            ),
+            request.user,
         )
         if request.method == "POST" and form.is_valid():
             try:
@@ -414,26 +419,18 @@ class ConnectionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/connections/catalog_add.html", context)
 
 
+def _switched_on_for(user) -> dict[str, bool]:
+    """Which integration types the user may add from: on for the installation, and for their
+    organisation (the operator, who may add to any organisation, sees the installation's switch)."""
+    enabled = dict(IntegrationType.objects.values_list("key", "enabled"))
+    if policy.is_operator(user) or not user.organisation_id:
+        return enabled
+    off = policy.organisation_switched_off_keys(user.organisation_id)
+    return {key: on and key not in off for key, on in enabled.items()}
+
+
 def _custom_openapi_url() -> str:
     try:
         return reverse("admin:connectors_connector_add")
     except NoReverseMatch:  # the connectors admin may not be merged yet
         return ""
-
-
-if not admin.site.is_registered(IntegrationType):
-
-    @admin.register(IntegrationType)
-    class IntegrationTypeAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
-        """Switch each catalog service, and custom OpenAPI as a whole, on and off."""
-
-        list_display = ["name", "key", "enabled"]
-        list_editable = ["enabled"]
-        fields = ["key", "name", "description", "enabled", "position"]
-        readonly_fields = ["key"]
-
-        def has_add_permission(self, request, *args):
-            return False
-
-        def has_delete_permission(self, request, obj=None):
-            return False

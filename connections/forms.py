@@ -13,6 +13,7 @@ from accounts.models import Organisation
 from connections import kinds
 from connections.catalog import CatalogService
 from connections.models import Connection, Credential
+from integrations_platform import jsondepth
 
 SECRET_FIELDS = {
     "key": "API key",
@@ -84,7 +85,9 @@ class CredentialAdminForm(forms.ModelForm):
         if not text.strip():
             return {}
         try:
-            value = json.loads(text)
+            value = jsondepth.loads(text)
+        except jsondepth.TooDeep as exc:
+            raise forms.ValidationError(str(exc)) from None
         except ValueError:
             raise forms.ValidationError("Not valid JSON.") from None
         if not isinstance(value, dict):
@@ -176,7 +179,9 @@ class ConnectionAdminForm(forms.ModelForm):
         if not text.strip():
             return None
         try:
-            return json.loads(text)
+            return jsondepth.loads(text)
+        except jsondepth.TooDeep as exc:
+            raise forms.ValidationError(str(exc)) from None
         except ValueError:
             raise forms.ValidationError("Not valid JSON.") from None
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accesscontrol import policy
 from audit.services import audit_record
 from connections import kinds
 from connections.models import Connection, ConnectionCredential, Credential
@@ -69,19 +70,19 @@ def credential_tokens_read(credential: Credential) -> dict:
     return _decode(credential.tokens, "tokens")
 
 
-def _is_manager(user, organisation) -> bool:
-    return bool(
-        user is not None
-        and getattr(user, "is_active", False)
-        and (getattr(user, "is_platform_admin", False) or getattr(user, "is_designer", False))
-        and (getattr(user, "is_platform_admin", False) or user.organisation_id == organisation.pk)
-    )
-
-
 def _require_manager(user, organisation) -> None:
-    if not _is_manager(user, organisation):
+    if not policy.may_write_credentials(user, organisation):
         raise ApplicationError(
             "Only platform administrators and process designers of the organisation may do this.",
+            status_code=403,
+            code="permission_denied",
+        )
+
+
+def _require_connection_manager(user, connection) -> None:
+    if not (policy.is_operator(user) or policy.may_manage_connection(user, connection)):
+        raise ApplicationError(
+            "Only the organisation's platform administrators and the connection's creator may change it.",
             status_code=403,
             code="permission_denied",
         )
@@ -501,7 +502,7 @@ def connection_create(
 def connection_update(*, connection: Connection, actor, **fields) -> Connection:
     """Change name, variables, credential lists or call settings. The access group is fixed at
     creation: trying to change it is refused with a 400 that says what to do instead."""
-    _require_manager(actor, connection.organisation)
+    _require_connection_manager(actor, connection)
     access = [k for k in ACCESS_FIELDS if k in fields]
     if access:
         raise ApplicationError(
@@ -556,7 +557,7 @@ def connection_update(*, connection: Connection, actor, **fields) -> Connection:
 
 
 def connection_delete(*, connection: Connection, actor) -> None:
-    _require_manager(actor, connection.organisation)
+    _require_connection_manager(actor, connection)
     with transaction.atomic():
         audit_record(actor=actor, action="connection.delete", obj=connection, changes={"fields": ["name"]})
         connection.delete()
@@ -600,18 +601,21 @@ def connector_create_from_catalog(
     from connections.catalog import base_url_for, catalog_service, schema_document_for, settings_clean
     from connectors.models import Connector, IntegrationType
 
-    if not (getattr(created_by, "is_active", False) and getattr(created_by, "is_platform_admin", False)):
+    if not policy.may_configure(created_by, organisation):
         raise ApplicationError(
-            "Only platform administrators add integrations.", status_code=403, code="permission_denied"
+            "Only the organisation's platform administrators add integrations.",
+            status_code=403,
+            code="permission_denied",
         )
     service = catalog_service(catalog_key)
     integration_type = IntegrationType.objects.filter(pk=service.key).first()
-    if integration_type is None or not integration_type.enabled:
-        raise ApplicationError(
-            f"The integration type '{service.name}' is switched off by the platform administrators.",
-            field_errors={"catalog": ["Switched off."]},
-            code="integration_type_disabled",
-        )
+    off = (
+        policy.integration_type_off_reason(integration_type, organisation)
+        if integration_type is not None
+        else f"The integration type '{service.name}' is not installed."
+    )
+    if off:
+        raise ApplicationError(off, field_errors={"catalog": ["Switched off."]}, code="integration_type_disabled")
     name = _check_name(name)
     clean = settings_clean(service, settings)
     if Connector.objects.filter(organisation=organisation, name__iexact=name).exists():

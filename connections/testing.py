@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from django.conf import settings
 
+from accesscontrol import policy
 from audit.services import audit_record
 from connections.credentials import (
     OutgoingRequest,
@@ -20,7 +21,6 @@ from connections.credentials import (
     redact,
 )
 from connections.models import Connection
-from connections.selectors import connection_usable_reason
 from integrations_platform import outgoing
 from integrations_platform.errors import ApplicationError
 
@@ -62,7 +62,8 @@ def connection_test(*, connection: Connection, actor) -> dict:
     """Make the connection's test call. Returns ``{"ok", "status", "elapsed_ms", "url", "excerpt",
     "error"}`` with every secret of the connection replaced."""
     secrets = connection_secrets(connection)
-    reason = connection_usable_reason(connection)
+    unusable = policy.connection_unusable_reason(connection)
+    reason = unusable[1] if unusable else None
     url, security = _target_url(connection)
     result = {"ok": False, "status": None, "elapsed_ms": None, "url": redact(url, secrets), "excerpt": "", "error": ""}
     if reason:

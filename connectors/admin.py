@@ -23,8 +23,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accesscontrol import policy
 from connectors.forms import ConnectorChangeForm, ConnectorOpenAPIForm, SchemaImportForm, too_big_message
-from connectors.models import AuthSchemeConfig, Connector, ConnectorVersion, IntegrationType, Operation
+from connectors.models import (
+    AuthSchemeConfig,
+    Connector,
+    ConnectorVersion,
+    IntegrationType,
+    Operation,
+    OrganisationIntegrationType,
+)
 from connectors.selectors import HTTP_METHODS, connector_version_list, operation_tag_summary
 from connectors.services import (
     connector_create_from_openapi,
@@ -32,8 +40,11 @@ from connectors.services import (
     connector_import_schema,
     connector_touch,
     connector_update,
+    integration_type_set_enabled,
+    organisation_integration_type_set,
+    organisation_integration_types_ensure,
 )
-from integrations_platform.admin import PlatformAdminOnlyMixin
+from integrations_platform.admin import OrganisationScopedAdmin, OrganisationScopedInline, scope_form
 from integrations_platform.errors import ApplicationError
 
 SHOWN_WARNINGS = 20
@@ -64,7 +75,7 @@ def report_warnings(request, warnings: list[str]) -> None:
         messages.warning(request, f"… and {len(warnings) - SHOWN_WARNINGS} more warnings; see the version history.")
 
 
-class AuthSchemeConfigInline(PlatformAdminOnlyMixin, admin.StackedInline):
+class AuthSchemeConfigInline(OrganisationScopedInline, admin.StackedInline):
     model = AuthSchemeConfig
     extra = 0
     fields = [("position", "scheme_name", "kind"), "config", "description"]
@@ -83,11 +94,11 @@ class AuthSchemeConfigInline(PlatformAdminOnlyMixin, admin.StackedInline):
 
 
 @admin.register(Connector)
-class ConnectorAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
+class ConnectorAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     form = ConnectorChangeForm
     inlines = [AuthSchemeConfigInline]
     list_display = ["name", "organisation", "integration_type", "enabled", "version", "methods", "updated_at"]
-    list_filter = ["integration_type", "enabled", "organisation"]
+    list_filter = ["integration_type", "enabled", ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "description", "base_url"]
     list_select_related = ["organisation", "integration_type", "current_version"]
     readonly_fields = ["organisation", "integration_type", "protocol_type", "acknowledgement", "created", "updated_at"]
@@ -155,10 +166,10 @@ class ConnectorAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             if post_too_big(request):
-                form = ConnectorOpenAPIForm(initial_organisation=request.user.organisation)
+                form = scope_form(ConnectorOpenAPIForm(initial_organisation=request.user.organisation), request.user)
                 form._errors = ErrorDict({"openapi_schema": form.error_class([too_big_message()])})
                 return self._render_add(request, form, status=400)
-            form = ConnectorOpenAPIForm(request.POST, request.FILES)
+            form = scope_form(ConnectorOpenAPIForm(request.POST, request.FILES), request.user)
             if form.is_valid():
                 data = form.cleaned_data
                 try:
@@ -184,7 +195,7 @@ class ConnectorAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
                     report_warnings(request, version.warnings)
                     return HttpResponseRedirect(reverse("admin:connectors_connector_change", args=[connector.pk]))
             return self._render_add(request, form, status=400)
-        form = ConnectorOpenAPIForm(initial_organisation=request.user.organisation)
+        form = scope_form(ConnectorOpenAPIForm(initial_organisation=request.user.organisation), request.user)
         return self._render_add(request, form)
 
     def _render_add(self, request, form, status=200):
@@ -304,7 +315,7 @@ class TagFilter(admin.SimpleListFilter):
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
-        qs = Operation.objects.all()
+        qs = model_admin.get_queryset(request)
         connector_id = request.GET.get("connector__id__exact")
         if connector_id and connector_id.isdigit():
             qs = qs.filter(connector_id=int(connector_id))
@@ -330,12 +341,13 @@ class MethodFilter(admin.SimpleListFilter):
 
 
 @admin.register(Operation)
-class OperationAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
+class OperationAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     """The methods of every connector, read-only: filter by connector, method and tag; search."""
 
+    organisation_field = "connector__organisation"
     list_display = ["method", "path", "name", "tag", "summary_short", "deprecated", "connector"]
     list_display_links = ["method", "path", "name"]
-    list_filter = ["connector", MethodFilter, TagFilter, "deprecated"]
+    list_filter = [("connector", admin.RelatedOnlyFieldListFilter), MethodFilter, TagFilter, "deprecated"]
     search_fields = ["name", "path", "summary", "tag"]
     list_select_related = ["connector"]
     list_per_page = 100
@@ -381,7 +393,9 @@ class OperationAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         connector_id = request.GET.get("connector__id__exact", "")
         if connector_id.isdigit():
-            connector = Connector.objects.filter(pk=int(connector_id)).only("name").first()
+            connector = (
+                policy.admin_scope(request.user, Connector.objects.filter(pk=int(connector_id))).only("name").first()
+            )
             if connector is not None:
                 extra_context = {**(extra_context or {}), "title": f"Methods of {connector.name}"}
         return super().changelist_view(request, extra_context)
@@ -406,13 +420,15 @@ class OperationAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(IntegrationType)
-class IntegrationTypeAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
-    """Switch integration types (each catalog service, custom OpenAPI as a whole) on and off."""
+class IntegrationTypeAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
+    """The operator's switch of each integration type (each catalog service, custom OpenAPI as a
+    whole) for the whole installation. Organisations switch within it (below)."""
 
+    organisation_field = None  # the operator's only
     list_display = ["name", "key", "enabled", "connector_count"]
     list_editable = ["enabled"]
     fields = ["key", "name", "description", "enabled", "position"]
-    readonly_fields = ["key"]
+    readonly_fields = ["key", "name", "description", "position"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_connectors=Count("connectors"))
@@ -427,13 +443,53 @@ class IntegrationTypeAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_model(self, request, obj, form, change):
+        integration_type_set_enabled(integration_type=obj, enabled=obj.enabled, actor=request.user)
+
+
+@admin.register(OrganisationIntegrationType)
+class OrganisationIntegrationTypeAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
+    """An organisation's platform administrators switch integration types for their organisation,
+    within what the operator allows for the installation."""
+
+    list_display = ["integration_type", "organisation", "installation", "enabled", "changed_by", "changed_at"]
+    list_editable = ["enabled"]
+    list_select_related = ["integration_type", "organisation", "changed_by"]
+    list_filter = [("organisation", admin.RelatedOnlyFieldListFilter)]
+    fields = ["integration_type", "organisation", "installation", "enabled", "changed_by", "changed_at"]
+    readonly_fields = ["integration_type", "organisation", "installation", "changed_by", "changed_at"]
+    ordering = ["organisation__name", "integration_type__position", "integration_type__name"]
+
+    @admin.display(description="for the installation")
+    def installation(self, obj):
+        return "on" if obj.integration_type.enabled else "switched off by the operator"
+
+    def changelist_view(self, request, extra_context=None):
+        # One row per integration type for the organisation, so that every switch is there to set.
+        if policy.is_platform_admin(request.user):
+            organisation_integration_types_ensure(organisation=request.user.organisation)
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        organisation_integration_type_set(
+            organisation=obj.organisation, integration_type=obj.integration_type, enabled=obj.enabled,
+            actor=request.user,
+        )
+
 
 @admin.register(ConnectorVersion)
-class ConnectorVersionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
+class ConnectorVersionAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     """Read-only version history; the stored document is not loaded in the list."""
 
+    organisation_field = "connector__organisation"
     list_display = ["connector", "number", "openapi_version", "operation_count", "changes", "created_at", "created_by"]
-    list_filter = ["connector"]
+    list_filter = [("connector", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["connector", "created_by"]
     exclude = ["document"]
 
@@ -449,3 +505,6 @@ class ConnectorVersionAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # versions go with their connector, through its service

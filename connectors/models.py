@@ -26,6 +26,35 @@ class IntegrationType(models.Model):
         return self.name
 
 
+class OrganisationIntegrationType(models.Model):
+    """An organisation's own switch of an integration type, within what the operator allows.
+
+    No row means on. Its platform administrators switch a type off for the organisation only;
+    the operator's switch (``IntegrationType.enabled``) holds for the whole installation.
+    """
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="integration_type_switches"
+    )
+    integration_type = models.ForeignKey(
+        IntegrationType, on_delete=models.CASCADE, related_name="organisation_switches"
+    )
+    enabled = models.BooleanField(default=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "integration type of an organisation"
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "integration_type"], name="organisation_integration_type")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_type} for {self.organisation_id}: {'on' if self.enabled else 'off'}"
+
+
 class Connector(models.Model):
     PROTOCOL_HTTP = "http"
 

@@ -1,15 +1,6 @@
-"""Reads for connectors. Access control lives here, so no view can forget it.
-
-Decisions:
-- In the API (and on the pages) a user sees only the connectors of their own organisation, never
-  another's; platform administrators included. Members who are not platform administrators do
-  not see connectors that are switched off (the connector's ``enabled`` flag or its integration
-  type), as DESIGN.md asks: hidden from designers and assistants.
-- Writes through the API are for platform administrators, on their own organisation's
-  connectors (``connector_user_may_write``).
-- In the Django admin, platform administrators operate the whole platform and see every
-  organisation's connectors (``connector_list_for_admin``).
-"""
+"""Reads for connectors: plain queries over one connector. Who may see which connector is decided
+by the access-control policy (``accesscontrol.selectors.connector_list_visible_to``), not here, so
+that this app depends on no other."""
 
 from __future__ import annotations
 
@@ -20,38 +11,13 @@ from connectors.models import Connector, ConnectorVersion, Operation
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
 
 
-def _is_platform_admin(user) -> bool:
-    return bool(
-        getattr(user, "is_authenticated", False) and user.is_active and getattr(user, "is_platform_admin", False)
+def connector_list_of(*, organisation_id) -> QuerySet[Connector]:
+    """The connectors of one organisation, with what their pages show (not the stored documents)."""
+    return (
+        Connector.objects.filter(organisation_id=organisation_id)
+        .select_related("organisation", "integration_type", "current_version")
+        .defer("current_version__document")
     )
-
-
-def connector_list_visible_to(*, user) -> QuerySet[Connector]:
-    """The connectors ``user`` may see: their organisation's, switched-on ones unless admin."""
-    if not getattr(user, "is_authenticated", False) or not user.organisation_id:
-        return Connector.objects.none()
-    qs = Connector.objects.filter(organisation_id=user.organisation_id)
-    if not _is_platform_admin(user):
-        qs = qs.filter(enabled=True, integration_type__enabled=True)
-    return qs.select_related("organisation", "integration_type", "current_version").defer("current_version__document")
-
-
-def connector_get_visible(*, user, pk) -> Connector | None:
-    return connector_list_visible_to(user=user).filter(pk=pk).first()
-
-
-def connector_user_may_write(*, user, connector: Connector | None = None) -> bool:
-    """Platform administrators write their own organisation's connectors through the API."""
-    if not _is_platform_admin(user) or not user.organisation_id:
-        return False
-    return connector is None or connector.organisation_id == user.organisation_id
-
-
-def connector_list_for_admin(*, user) -> QuerySet[Connector]:
-    """Every connector, for a platform administrator in the admin; nothing for anyone else."""
-    if not _is_platform_admin(user):
-        return Connector.objects.none()
-    return Connector.objects.all()
 
 
 def operation_list(

@@ -28,7 +28,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from connectors.models import AuthSchemeConfig, Connector, ConnectorVersion, IntegrationType, Operation
+from connectors.models import (
+    AuthSchemeConfig,
+    Connector,
+    ConnectorVersion,
+    IntegrationType,
+    Operation,
+    OrganisationIntegrationType,
+)
 from integrations_platform.errors import ApplicationError
 
 NAME_MAX = 200
@@ -732,3 +739,52 @@ def connector_delete(*, connector: Connector, actor) -> None:
             changes={"name": connector.name, "connections_deleted": connector.connections.count()},
         )
         connector.delete()
+
+
+# --- integration type switches (two levels) -----------------------------------------------------
+# Who may switch is decided by the callers (the admin asks the access-control policy: the operator
+# for the installation, an organisation's platform administrators for their organisation).
+
+
+@transaction.atomic
+def integration_type_set_enabled(*, integration_type: IntegrationType, enabled: bool, actor) -> IntegrationType:
+    """The operator's switch of an integration type, for the whole installation."""
+    before = IntegrationType.objects.filter(pk=integration_type.pk).values_list("enabled", flat=True).first()
+    IntegrationType.objects.filter(pk=integration_type.pk).update(enabled=bool(enabled))
+    integration_type.enabled = bool(enabled)
+    if before != integration_type.enabled:
+        audit_record(
+            actor=actor, action="integration_type.switched", obj=integration_type, organisation=None,
+            changes={"level": "installation", "before": before, "after": integration_type.enabled},
+        )
+    return integration_type
+
+
+def organisation_integration_types_ensure(*, organisation) -> int:
+    """A switch row (on) for every integration type the organisation has none for; answers how
+    many were made. No row already means on: the rows only give the admin something to switch."""
+    have = OrganisationIntegrationType.objects.filter(organisation=organisation).values("integration_type_id")
+    missing = IntegrationType.objects.exclude(pk__in=have).values_list("pk", flat=True)
+    rows = [OrganisationIntegrationType(organisation=organisation, integration_type_id=key) for key in missing]
+    OrganisationIntegrationType.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+@transaction.atomic
+def organisation_integration_type_set(
+    *, organisation, integration_type: IntegrationType, enabled: bool, actor
+) -> OrganisationIntegrationType:
+    """An organisation's own switch of an integration type (within the operator's)."""
+    row, _ = OrganisationIntegrationType.objects.select_for_update().get_or_create(
+        organisation=organisation, integration_type=integration_type
+    )
+    before = row.enabled
+    row.enabled = bool(enabled)
+    row.changed_by = actor if getattr(actor, "pk", None) else None
+    row.save()
+    if before != row.enabled:
+        audit_record(
+            actor=actor, action="integration_type.switched", obj=integration_type, organisation=organisation,
+            changes={"level": "organisation", "before": before, "after": row.enabled},
+        )
+    return row

@@ -9,7 +9,7 @@ import time
 
 import jwt
 from django.conf import settings
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, throttling
 
 from accounts.models import User
 from accounts.services import API_KEY_PREFIX, api_key_authenticate
@@ -84,6 +84,40 @@ def _jwt_user(token: str) -> User:
     return user
 
 
+class FailedTokenThrottle(throttling.SimpleRateThrottle):
+    """DRF's rate throttle, counting failed Bearer tokens (API keys and id_tokens) per client
+    address, in the shared cache (Redis), so that the count holds across web processes. Only
+    failures count: :meth:`blocked` looks, :meth:`record_failure` adds one.
+
+    A client over the rate gets 429 with ``Retry-After`` for every Bearer request, right or wrong,
+    until the window has passed: a right key does not reveal itself by answering differently."""
+
+    scope = "failed_token"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def _history(self, request) -> list[float]:
+        self.key = self.get_cache_key(request, None)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        return self.history
+
+    def blocked(self, request) -> bool:
+        if self.rate is None:
+            return False
+        return len(self._history(request)) >= self.num_requests
+
+    def record_failure(self, request) -> None:
+        if self.rate is None:
+            return
+        self._history(request)
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.duration)
+
+
 class BearerAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -91,6 +125,16 @@ class BearerAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != b"bearer":
             return None
+        throttle = FailedTokenThrottle()
+        if throttle.blocked(request):
+            raise exceptions.Throttled(wait=throttle.wait(), detail="Too many failed tokens from this address.")
+        try:
+            return self._authenticate(header)
+        except exceptions.AuthenticationFailed:
+            throttle.record_failure(request)
+            raise
+
+    def _authenticate(self, header):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Give one token after Bearer.")
         try:

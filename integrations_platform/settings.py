@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 from integrations_platform import devsecrets
@@ -47,20 +48,58 @@ FIELD_ENCRYPTION_KEY = [
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# --- HTTP security (Django's own settings; on in production, each can be turned off by name) ------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
+    # Plain HTTP is redirected to HTTPS; a TLS-terminating proxy in front says so with a header
+    # (SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https"), and only such a proxy may set it.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # The health check of a load balancer may speak plain HTTP.
+    SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+    # HSTS preloading is a commitment of the whole domain that only its owner can make
+    # (SECURE_HSTS_PRELOAD=true); Django's deployment check would otherwise warn about it.
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+_proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if len(_proxy_header) == 2:
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+
+# Content-Security-Policy (django-csp), in every mode, so that development sees what production
+# enforces: scripts only from this server (an inline script needs the request's nonce), no
+# framing, forms post here only. Inline style attributes are allowed (the admin uses them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "integrations_platform.admin_config.PlatformAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -77,6 +116,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -84,6 +124,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "integrations_platform.urls"
@@ -128,6 +170,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses logins of a locked-out (username, address) before any password is checked.
+    "integrations_platform.auth_backends.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -137,6 +181,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Throttling: failed logins (django-axes) and failed Bearer tokens (DRF's throttle), counted in
+# the cache, which is the shared Redis whenever REDIS_URL is set, so the counts hold across every
+# web process. Client addresses: REMOTE_ADDR, or the first hop a trusted proxy adds (THROTTLE_PROXY_COUNT).
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler"
+    if env.str("REDIS_URL", default="")
+    else "axes.handlers.database.AxesDatabaseHandler"  # no shared cache: the shared database
+)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env.int("THROTTLE_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else [
+    "REMOTE_ADDR"
+]
+AXES_VERBOSE = False
+API_FAILED_TOKEN_RATE = env.str("API_FAILED_TOKEN_RATE", default="10/min")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -192,6 +255,9 @@ JWT_JWKS_URL = env.str("JWT_JWKS_URL", default="")
 JWT_ALGORITHMS = env.list("JWT_ALGORITHMS", default=["RS256", "ES256"])
 JWT_USER_CLAIM = env.str("JWT_USER_CLAIM", default="preferred_username")
 
+# JSON bodies (and tool arguments from anywhere) nested deeper than this are refused with 400.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "integrations_platform.authentication.BearerAuthentication",
@@ -202,11 +268,18 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "integrations_platform.exception_handler.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "integrations_platform.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_RATES": {"failed_token": API_FAILED_TOKEN_RATE or None},
+    "NUM_PROXIES": env.int("THROTTLE_PROXY_COUNT", default=0) or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrations platform API",
@@ -226,6 +299,18 @@ SPECTACULAR_SETTINGS = {
         "InvocationStatusEnum": "invocations.models.Invocation.Status",
     },
 }
+
+# --- Cache: the shared Redis when there is one (throttle counts), else this process's memory -----
+if env.str("REDIS_URL", default=""):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("REDIS_URL"),
+            "KEY_PREFIX": "platform",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -289,6 +374,8 @@ CELERY_BEAT_SCHEDULE["connections-refresh-expiring-tokens"] = {
 # urllib3 logs every request line (with its query string, where an API key may sit) at DEBUG:
 # keep it at INFO whatever LOG_LEVEL says.
 LOGGING.setdefault("loggers", {})["urllib3"] = {"level": "INFO"}
+# django-axes says INFO for every failed login; a lockout is a WARNING, which is what an operator needs.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 
 # --- Invocations (issue 5) ----------------------------------------------------------------------
 # Arguments larger than this (as compact JSON) are refused with 400.

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import quote
 
+from accesscontrol import policy
 from accesscontrol import selectors as access
 from accesscontrol.tools import tool_name
 from connections import credentials, oauth
 from connections.models import Connection
-from connections.selectors import connection_usable_reason
 from connectors.models import Operation
 from integrations_platform.errors import ApplicationError
 
@@ -72,7 +72,8 @@ class UserRights:
 
 def connection_unusable_reason(connection: Connection) -> str | None:
     """Why calls through this connection are refused now (switched-off type, disabled), or None."""
-    return connection_usable_reason(connection)
+    found = policy.connection_unusable_reason(connection)
+    return found[1] if found else None
 
 
 def connection_secrets(connection: Connection) -> list[str]:

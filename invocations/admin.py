@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from integrations_platform.admin import PlatformAdminOnlyMixin
+from integrations_platform.admin import OrganisationScopedAdmin, OrganisationScopedInline
 from invocations.models import Invocation, InvocationAttempt
 
 
-class InvocationAttemptInline(admin.TabularInline):
+class InvocationAttemptInline(OrganisationScopedInline, admin.TabularInline):
     model = InvocationAttempt
     extra = 0
     can_delete = False
@@ -15,11 +15,11 @@ class InvocationAttemptInline(admin.TabularInline):
 
 
 @admin.register(Invocation)
-class InvocationAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
+class InvocationAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     """Read-only: invocations change only through their services."""
 
     list_display = ["id", "tool_name", "status", "user", "organisation", "via", "attempts", "created_at"]
-    list_filter = ["status", "via", "organisation"]
+    list_filter = ["status", "via", ("organisation", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["user", "organisation"]
     search_fields = ["id", "tool_name", "user__username", "idempotency_key"]
     date_hierarchy = "created_at"

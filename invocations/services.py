@@ -36,7 +36,7 @@ from audit.services import audit_record
 from connections.models import Connection
 from connectors.models import Operation
 from connectors.openapi.request import HttpRequest, RequestBuildError, build_request
-from integrations_platform import outgoing
+from integrations_platform import jsondepth, outgoing
 from integrations_platform.errors import ApplicationError
 from invocations import adapters, signals
 from invocations.models import Invocation, InvocationAttempt
@@ -81,6 +81,12 @@ def arguments_validate(*, operation: Operation, arguments) -> None:
     """400 naming each wrong path (``arguments.body.items.0.id``) when the arguments do not fit."""
     if not isinstance(arguments, dict):
         raise ApplicationError("The arguments must be a JSON object.", field_errors={"arguments": "Must be an object."})
+    max_depth = _setting("API_MAX_JSON_DEPTH", jsondepth.MAX_DEPTH)
+    if jsondepth.depth_exceeds(arguments, max_depth):
+        raise ApplicationError(
+            f"The arguments are nested more than {max_depth} levels deep.",
+            field_errors={"arguments": f"Nested too deeply: at most {max_depth} levels."},
+        )
     size = len(json.dumps(arguments, separators=(",", ":")).encode())
     limit = _setting("INVOCATION_MAX_ARGUMENT_BYTES", 256 * 1024)
     if size > limit:
@@ -221,8 +227,23 @@ def _resolve(*, rights, tool, connection, operation) -> tuple[Connection, Operat
     return connection, operation, needs, adapters.tool_name_for(connection, operation)
 
 
-def _same_call(existing: Invocation, tool, connection, operation, arguments) -> bool:
-    return existing.arguments == arguments
+def _call_differences(existing: Invocation, *, tool, connection, operation, arguments) -> list[str]:
+    """What differs between a new request and the invocation first made with its idempotency key:
+    the fields to name in the 409 (empty when it is the same call)."""
+    differences = []
+    if tool:
+        if tool != existing.tool_name:
+            differences.append("tool")
+    else:
+        connection_id = getattr(connection, "pk", connection)
+        if str(connection_id) != str(existing.connection_id):
+            differences.append("connection")
+        op = getattr(operation, "pk", operation)
+        if str(op) not in {str(existing.operation_id), existing.operation.name}:
+            differences.append("operation")
+    if existing.arguments != arguments:
+        differences.append("arguments")
+    return differences
 
 
 @transaction.atomic
@@ -242,19 +263,35 @@ def invocation_create(
     The same ``idempotency_key`` from the same user answers the invocation made first.
     ``rights`` defaults to the user's own grants; a process passes its own rights object.
     """
+    max_depth = _setting("API_MAX_JSON_DEPTH", jsondepth.MAX_DEPTH)
+    if isinstance(arguments, dict | list) and jsondepth.depth_exceeds(arguments, max_depth):
+        raise ApplicationError(
+            f"The arguments are nested more than {max_depth} levels deep.",
+            field_errors={"arguments": f"Nested too deeply: at most {max_depth} levels."},
+        )
     if idempotency_key is not None:
         idempotency_key = str(idempotency_key).strip()
         if not idempotency_key or len(idempotency_key) > 200:
             raise ApplicationError(
                 "The idempotency key must be 1 to 200 characters.", field_errors={"idempotency_key": "1-200 chars."}
             )
-        existing = Invocation.objects.filter(user=user, idempotency_key=idempotency_key).first()
+        existing = (
+            Invocation.objects.select_related("operation").filter(user=user, idempotency_key=idempotency_key).first()
+        )
         if existing is not None:
-            if not _same_call(existing, tool, connection, operation, arguments):
+            differences = _call_differences(
+                existing, tool=tool, connection=connection, operation=operation, arguments=arguments
+            )
+            if differences:
+                named = ", ".join(differences)
                 raise ApplicationError(
-                    "This idempotency key was used for another call.",
-                    field_errors={"idempotency_key": "Already used with other arguments."},
+                    f"This idempotency key was used for another call (its {named} differ).",
+                    field_errors={
+                        "idempotency_key": f"Already used for a call with another {named}.",
+                        **dict.fromkeys(differences, "Differs from the call first made with this idempotency key."),
+                    },
                     status_code=409,
+                    code="idempotency_key_reused",
                 )
             return existing
     rights = rights or adapters.UserRights(user)
@@ -300,9 +337,24 @@ def invocation_create(
             with transaction.atomic():
                 invocation.save(force_insert=True)
         except IntegrityError:
-            existing = Invocation.objects.filter(user=user, idempotency_key=idempotency_key).first()
+            # Another request with the same key won the race: answer it, or 409 if it was another call.
+            existing = (
+                Invocation.objects.select_related("operation")
+                .filter(user=user, idempotency_key=idempotency_key)
+                .first()
+            )
             if existing is None:
                 raise
+            differences = _call_differences(
+                existing, tool=tool, connection=connection, operation=operation, arguments=arguments
+            )
+            if differences:
+                raise ApplicationError(
+                    f"This idempotency key was used for another call (its {', '.join(differences)} differ).",
+                    field_errors={"idempotency_key": "Already used for another call."},
+                    status_code=409,
+                    code="idempotency_key_reused",
+                ) from None
             return existing
     organisation = user.organisation if user.organisation_id == invocation.organisation_id else None
     audit_record(

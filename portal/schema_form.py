@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from integrations_platform import jsondepth
+
 MAX_FIELD_CHARS = 65_536
 MAX_DEPTH = 8
 
@@ -224,7 +226,9 @@ def _parse(spec: Field, schema: dict, data, errors: dict[str, str]):
     try:
         if spec.widget == "json":
             try:
-                return json.loads(text)
+                return jsondepth.loads(text)
+            except jsondepth.TooDeep:
+                raise
             except ValueError:
                 raise ValueError("Enter valid JSON.") from None
         if spec.widget == "lines":

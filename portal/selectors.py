@@ -8,17 +8,13 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from accesscontrol.selectors import connection_list_granted_to
+from accesscontrol import policy
 from connections.models import Connection
 from connectors.models import Connector
 
-
-def is_designer(user) -> bool:
-    return bool(
-        getattr(user, "is_authenticated", False) and user.is_active and user.organisation_id and user.is_designer
-    )
+is_designer = policy.is_designer
 
 
 def connector_list_for_new_connection(*, user) -> QuerySet[Connector]:
@@ -27,7 +23,7 @@ def connector_list_for_new_connection(*, user) -> QuerySet[Connector]:
     if not is_designer(user):
         return Connector.objects.none()
     return (
-        Connector.objects.filter(organisation_id=user.organisation_id, enabled=True, integration_type__enabled=True)
+        Connector.objects.filter(policy.usable_connectors_q(), organisation_id=user.organisation_id)
         .select_related("integration_type")
         .prefetch_related("auth_schemes")
         .only("id", "name", "description", "base_url", "variables", "integration_type__name", "organisation_id")
@@ -52,23 +48,24 @@ def connection_list_for_designer(*, user) -> list[ConnectionRow]:
     organisation, with their status and who else may use them."""
     if not is_designer(user):
         return []
-    granted = connection_list_granted_to(user=user)
     connections = list(
-        Connection.objects.filter(organisation_id=user.organisation_id)
-        .filter(Q(pk__in=granted.values("pk")) | Q(created_by=user))
-        .select_related("connector", "connector__integration_type", "created_by")
-        .order_by("connector__name", "name")
+        policy.with_switches(
+            Connection.objects.filter(policy.design_connections_q(user))
+            .select_related("connector", "connector__integration_type", "created_by")
+            .order_by("connector__name", "name"),
+            prefix="connector__",
+        )
     )
     principals = _principals(connections)
     rows = []
     for connection in connections:
-        connector = connection.connector
-        if not connector.enabled or not connector.integration_type.enabled:
-            status, label = "off", "Switched off"
-        elif connection.status == Connection.Status.NEEDS_REAUTHORISATION:
+        unusable = policy.connection_unusable_reason(connection)
+        if unusable is None:
+            status, label = "active", "Enabled"
+        elif unusable[0] == "needs_reauthorisation":
             status, label = "needs_reauthorisation", "Needs re-authorisation"
         else:
-            status, label = "active", "Enabled"
+            status, label = "off", "Switched off"
         rows.append(ConnectionRow(connection, status, label, principals.get(connection.pk, [])))
     return rows
 
@@ -112,7 +109,7 @@ def _principals(connections: list[Connection]) -> dict[int, list[str]]:
 
 def organisation_groups_for(*, user) -> QuerySet[Group]:
     """The groups of the user's organisation that a connection can be restricted to."""
-    if not getattr(user, "organisation_id", None):
+    if not policy.is_member(user):
         return Group.objects.none()
     return Group.objects.filter(
         organisation_link__organisation_id=user.organisation_id, organisation_link__is_company=False
@@ -120,7 +117,7 @@ def organisation_groups_for(*, user) -> QuerySet[Group]:
 
 
 def organisation_people_for(*, user):
-    if not getattr(user, "organisation_id", None):
+    if not policy.is_member(user):
         return get_user_model().objects.none()
     return get_user_model().objects.filter(organisation_id=user.organisation_id, is_active=True).order_by("username")
 
@@ -138,12 +135,8 @@ def credential_list_for(*, user, kind: str | None = None):
 def connection_list_usable_by(*, user) -> QuerySet[Connection]:
     """The connections granted to the user (for filters; the tools themselves come from the
     access control selector)."""
-    if not getattr(user, "is_authenticated", False) or not user.organisation_id:
-        return Connection.objects.none()
-    granted = connection_list_granted_to(user=user)
     return (
-        Connection.objects.filter(Q(pk__in=granted.values("pk")) | Q(created_by=user))
-        .filter(connector__enabled=True, connector__integration_type__enabled=True)
+        Connection.objects.filter(policy.design_connections_q(user), policy.usable_connectors_q("connector__"))
         .select_related("connector")
         .order_by("connector__name", "name")
     )

@@ -66,39 +66,32 @@ def tool_get_or_reason(*, user, name: str) -> tuple[object | None, str | None]:
     """``(tool, None)`` if the user may call the tool now; ``(None, reason)`` if the tool is theirs
     but its connection is switched off; ``(None, None)`` if there is no such tool for them."""
     from accesscontrol.selectors import tool_resolve
-    from accesscontrol.tools import parse_tool_name
-    from connections.models import Connection
-    from connections.selectors import connection_usable_reason
 
     try:
         return tool_resolve(user=user, name=name), None
     except ApplicationError as error:
         if error.code not in SWITCHED_OFF_CODES:
             return None, None
-        parsed = parse_tool_name(name)
-        connection = (
-            Connection.objects.select_related("connector__integration_type").filter(pk=parsed[0]).first()
-            if parsed
-            else None
-        )
-        return None, (connection_usable_reason(connection) if connection else None) or error.message
+        # The access-control selector explains it in the policy's one wording.
+        return None, error.message
 
 
 def unavailable_connections(*, user) -> list[tuple[object, str]]:
     """The connections granted to the user that cannot be used now, each with the reason. One query."""
+    from accesscontrol import policy
     from accesscontrol.selectors import connection_list_granted_to
-    from connections.selectors import connection_usable_reason
 
-    connections = (
+    connections = policy.with_switches(
         connection_list_granted_to(user=user)
         .select_related("connector__integration_type")
-        .order_by("connector__name", "name")
+        .order_by("connector__name", "name"),
+        prefix="connector__",
     )
     rows = []
     for connection in connections:
-        reason = connection_usable_reason(connection)
-        if reason:
-            rows.append((connection, reason))
+        unusable = policy.connection_unusable_reason(connection)
+        if unusable:
+            rows.append((connection, unusable[1]))
     return rows
 
 

@@ -113,3 +113,21 @@ def _fresh_schema_text_cache():
     from accesscontrol import selectors
 
     selectors._SCHEMA_TEXTS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_namespace():
+    """Throttle counts (failed logins, failed tokens) live in the cache: each test gets a namespace
+    of its own (never a flush: in CI the cache shares its Redis with the broker)."""
+    import uuid
+
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    caches = {name: dict(config) for name, config in settings.CACHES.items()}
+    for config in caches.values():
+        config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+        if config["BACKEND"].endswith("LocMemCache"):
+            config["LOCATION"] = config["KEY_PREFIX"]
+    with override_settings(CACHES=caches):
+        yield

@@ -9,11 +9,14 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accesscontrol import policy
 from connections import selectors, services
 from connections.api import serializers as s
 from connections.models import ConnectionCredential
 from connections.testing import connection_test
 from integrations_platform.errors import ApplicationError
+
+MANAGERS_ONLY = "Only the organisation's platform administrators and the connection's creator may {what}."
 
 
 def _with_links(qs):
@@ -31,8 +34,8 @@ def _refuse_unknown(data, serializer) -> None:
 
 
 def _require_manager(user):
-    if not selectors.user_may_manage(user):
-        raise PermissionDenied("Only platform administrators and process designers may do this.")
+    if not policy.may_manage_connections(user):
+        raise PermissionDenied("Only the organisation's platform administrators and process designers may do this.")
 
 
 class ConnectorConnectionsView(APIView):
@@ -70,8 +73,8 @@ class ConnectionDetailView(APIView):
         return get_object_or_404(_with_links(selectors.connection_list_visible_to(user=request.user)), pk=pk)
 
     def _manage(self, request, connection):
-        if not selectors.connection_may_manage(user=request.user, connection=connection):
-            raise PermissionDenied("Only platform administrators and the connection's creator may change it.")
+        if not policy.may_manage_connection(request.user, connection):
+            raise PermissionDenied(MANAGERS_ONLY.format(what="change it"))
 
     @extend_schema(responses=s.ConnectionDetailSerializer)
     def get(self, request, pk):
@@ -104,8 +107,8 @@ class ConnectionTestView(APIView):
     @extend_schema(request=None, responses=s.ConnectionTestResultSerializer)
     def post(self, request, pk):
         connection = get_object_or_404(selectors.connection_list_visible_to(user=request.user), pk=pk)
-        if not selectors.connection_may_manage(user=request.user, connection=connection):
-            raise PermissionDenied("Only platform administrators and the connection's creator may test it.")
+        if not policy.may_manage_connection(request.user, connection):
+            raise PermissionDenied(MANAGERS_ONLY.format(what="test it"))
         return Response(connection_test(connection=connection, actor=request.user))
 
 

@@ -24,6 +24,8 @@ from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accesscontrol import policy
+from accesscontrol.selectors import connector_list_visible_to
 from connectors import selectors, services
 from connectors.api.serializers import (
     ConnectorCreateSerializer,
@@ -88,13 +90,13 @@ class ConnectorPermission(permissions.BasePermission):
         if not request.user or not request.user.is_authenticated:
             return False
         if view.action == "create":
-            return selectors.connector_user_may_write(user=request.user)
+            return policy.may_write_connectors(request.user)
         return True
 
     def has_object_permission(self, request, view, obj):
         if request.method in permissions.SAFE_METHODS:
             return True
-        return selectors.connector_user_may_write(user=request.user, connector=obj)
+        return policy.may_write_connectors(request.user, obj)
 
 
 @extend_schema_view(
@@ -119,7 +121,7 @@ class ConnectorViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return (
-            selectors.connector_list_visible_to(user=self.request.user)
+            connector_list_visible_to(user=self.request.user)
             .prefetch_related(
                 "auth_schemes",
                 Prefetch(

@@ -16,6 +16,7 @@ DEMO_USERS = (
     ("administrator", "admin", "demo-admin-pass"),
     ("designer", "designer", "demo-designer-pass"),
     ("end user", "user", "demo-user-pass"),
+    ("operator", "operator", "demo-operator-pass"),
 )
 
 

@@ -21,52 +21,25 @@ from portal.demo.upstream import DEFAULT_API_KEY, schema_text
 DEMO_GROUP = "Support team"
 DEMO_CREDENTIAL = "Demo notes API key"
 DEMO_TEST_OPERATION = "listNotes"
-# Model permissions of the demo platform administrator: managing people and groups in the admin
-# (not a superuser: integration rights still follow grants only).
-DEMO_ADMIN_PERMISSIONS = (
-    ("accounts", "user", ("view", "add", "change")),
-    ("auth", "group", ("view", "add", "change")),
-    ("accounts", "organisation", ("view", "add", "change")),
-)
-
-
 def _user(organisation, username: str, password: str, role: str, log) -> User:
     user = User.objects.filter(username=username).first()
     flags = {
         "administrator": {"is_platform_admin": True, "is_staff": True, "is_designer": False},
         "designer": {"is_platform_admin": False, "is_staff": False, "is_designer": True},
         "end user": {"is_platform_admin": False, "is_staff": False, "is_designer": False},
+        # The installation's operator: every organisation, in the admin only (no organisation).
+        "operator": {"is_superuser": True, "is_staff": True},
     }[role]
     if user is None:
         user = user_create(
-            username=username, organisation=organisation, password=password, first_name=role.title(), **flags
+            username=username, organisation=None if role == "operator" else organisation, password=password,
+            first_name=role.title(), **flags,
         )
         log(f"Created the {role} {username}.")
     else:
         user.set_password(password)
         user.save(update_fields=["password"])
     return user
-
-
-def _admin_permissions(admin: User, log) -> None:
-    from django.apps import apps
-    from django.contrib import admin as django_admin
-    from django.contrib.auth.models import Permission
-    from django.db.models import Q
-
-    wanted = Q(pk__in=[])
-    for app_label, model_name, actions in DEMO_ADMIN_PERMISSIONS:
-        try:
-            model = apps.get_model(app_label, model_name)
-        except LookupError:
-            continue
-        if not django_admin.site.is_registered(model):
-            continue  # not managed in the admin: the right would be of no use
-        wanted |= Q(content_type__app_label=app_label, codename__in=[f"{a}_{model_name}" for a in actions])
-    missing = Permission.objects.filter(wanted).exclude(pk__in=admin.user_permissions.values("pk"))
-    if missing.exists():
-        admin.user_permissions.add(*missing)
-        log(f"Gave the administrator {admin.username} the rights to manage people and groups.")
 
 
 @transaction.atomic
@@ -84,7 +57,7 @@ def load_demo(*, upstream_port: int, log=print) -> dict:
         organisation = organisation_create(name=DEMO_ORGANISATION, slug=DEMO_ORGANISATION_SLUG)
         log(f"Created the organisation {DEMO_ORGANISATION}.")
     users = {role: _user(organisation, username, password, role, log) for role, username, password in DEMO_USERS}
-    admin, designer, end_user = users["administrator"], users["designer"], users["end user"]
+    admin, designer, end_user = users["administrator"], users["designer"], users["end user"]  # (and the operator)
     if not Group.objects.filter(name=f"{organisation.slug}: {DEMO_GROUP}").exists():
         group_create(organisation=organisation, name=DEMO_GROUP, members=[designer, end_user])
         log(f"Created the group {DEMO_GROUP}.")
@@ -142,5 +115,4 @@ def load_demo(*, upstream_port: int, log=print) -> dict:
     if test_operation is not None and connection.test_operation_id != test_operation.pk:
         connection = connection_update(connection=connection, actor=admin, test_operation=test_operation)
         log(f"The connection {DEMO_CONNECTION} is tested with {DEMO_TEST_OPERATION}.")
-    _admin_permissions(admin, log)
     return {"organisation": organisation, "users": users, "connector": connector, "connection": connection}

@@ -53,16 +53,22 @@ def test_grid_shows_grants_and_rights(grid, platform_admin, designer):
     assert html.count('type="checkbox" name="allow_') == 3 * 4  # 3 methods x (3 people + the creator)
 
 
-def test_only_platform_administrators(grid, designer, member, org, anon_client):
+def test_only_the_organisations_administrators_and_the_operator(grid, designer, member, org, other_org, anon_client):
     connection, _ = grid
     url = connection_rights_url(connection.pk)
-    staff = make_user(org, is_staff=True, is_superuser=True)  # a superuser who is not a platform administrator
-    assert client_for(staff).get(url).status_code == 403
-    assert client_for(designer).get(url).status_code == 302  # not staff: to the admin login
+    staff = make_user(org, is_staff=True)  # staff, but neither a platform administrator nor the operator
+    foreign_admin = make_user(other_org, is_staff=True, is_platform_admin=True)
+    for who in (staff, designer):
+        assert client_for(who).get(url).status_code == 302  # to the admin login
     assert anon_client.get(url).status_code == 302
+    assert client_for(foreign_admin).get(url).status_code == 404  # another organisation's: not there
     before = _snapshot()
-    assert client_for(staff).post(url, {"action": "bulk", "bulk_method": "POST", "bulk_mode": "off"}).status_code == 403
+    body = {"action": "bulk", "bulk_method": "POST", "bulk_mode": "off"}
+    for who in (staff, foreign_admin):
+        assert client_for(who).post(url, body).status_code in {302, 404}
     assert _snapshot() == before
+    operator = make_user(other_org, is_staff=True, is_superuser=True)
+    assert client_for(operator).get(url).status_code == 200
 
 
 def test_unknown_connection_is_404(platform_admin):

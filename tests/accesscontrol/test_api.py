@@ -183,6 +183,23 @@ def test_rights_permission_matrix(setup, anon_client, api_client, org, designer,
     assert response.json()["changed"] == 1
 
 
+def test_another_organisations_administrator_cannot_see_or_change_method_rights(setup, api_client, other_org, member):
+    """Issue finding: a platform administrator of B got 200 on A's rights document (A's connection,
+    group names and usernames) and could switch confirmation off for A's users."""
+    connection, _get, post, _delete = setup
+    method_rights_update(connection=connection, actor=connection.created_by, changes=[
+        {"operation": post.pk, "principals": [f"group:{connection.organisation.members_group_id}"],
+         "requires_confirmation": True}])
+    foreign_admin = make_user(other_org, is_platform_admin=True, is_designer=True)
+    client = api_client(foreign_admin)
+    response = client.get(rights_url(connection.pk))
+    assert response.status_code == 404
+    assert connection.name not in response.content.decode() and member.username not in response.content.decode()
+    body = {"changes": [{"operation": post.pk, "requires_confirmation": False}]}
+    assert client.put(rights_url(connection.pk), body, format="json").status_code == 404
+    assert MethodRight.objects.get(connection=connection, operation=post).requires_confirmation is True
+
+
 def test_rights_document_and_update(setup, api_client, designer, org, member):
     connection, _get, post, _delete = setup
     client = api_client(designer)

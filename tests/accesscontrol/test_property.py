@@ -2,8 +2,9 @@
 reference function computed from what the scenario granted, never from the database.
 
 Random organisations, groups and people (some platform administrators, some superusers),
-integration types and connectors switched on or off, connections with every level of access
-(cross-organisation company grants by a platform administrator included) and random method rights.
+integration types switched on or off for the installation and for each organisation, connectors
+switched on or off, connections with every level of access, method rights edited by the creator or
+the organisation's platform administrator, and stray permissions written around the services.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from accesscontrol.selectors import tool_callable_by, tool_list_for, tool_resolv
 from accesscontrol.services import connection_access_define, method_rights_update
 from accesscontrol.tools import tool_name
 from accounts.services import group_create, user_create
+from connectors.services import organisation_integration_type_set
 from integrations_platform.errors import ApplicationError
 from tests.accesscontrol.factories import make_connection, make_connector, make_integration_type, make_operation
 from tests.factories import make_organisation
@@ -42,6 +44,8 @@ def reference_tools(*, user_keys, connections, switches) -> dict[str, bool]:
     result = {}
     for conn in connections:
         if not (switches["type"][conn["type"]] and switches["connector"][conn["connector"]]):
+            continue
+        if (conn["organisation"], conn["type"]) in switches["organisation_off"]:
             continue
         if not (user_keys & conn["principals"]):
             continue
@@ -79,7 +83,8 @@ class ToolsAgreeWithReference(TestCase):
         draw = data.draw
         # People and groups.
         organisations = [make_organisation() for _ in range(draw(st.integers(1, 3), label="organisations"))]
-        operator = make_user(organisations[0], is_platform_admin=True)  # grants across organisations
+        # Each organisation's own platform administrator (edits method rights, switches types).
+        admins = {o.pk: make_user(o, is_platform_admin=True) for o in organisations}
         people = {}  # user -> set of principal keys
         members = {}
         for organisation in organisations:
@@ -91,8 +96,10 @@ class ToolsAgreeWithReference(TestCase):
                 user = make_user(organisation, **flags)
                 members[organisation.pk].append(user)
                 people[user] = {f"user:{user.pk}", f"group:{organisation.members_group_id}"}
-        people[operator] = {f"user:{operator.pk}", f"group:{organisations[0].members_group_id}"}
-        members[organisations[0].pk].append(operator)
+        for organisation in organisations:
+            admin = admins[organisation.pk]
+            people[admin] = {f"user:{admin.pk}", f"group:{organisation.members_group_id}"}
+            members[organisation.pk].append(admin)
         groups = {}
         for organisation in organisations:
             groups[organisation.pk] = []
@@ -104,7 +111,15 @@ class ToolsAgreeWithReference(TestCase):
                     people[user].add(f"group:{group.pk}")
         # Switches, connectors, operations.
         types = [make_integration_type(enabled=draw(st.booleans(), label="type on")) for _ in range(2)]
-        switches = {"type": {t.pk: t.enabled for t in types}, "connector": {}}
+        switches = {"type": {t.pk: t.enabled for t in types}, "connector": {}, "organisation_off": set()}
+        for organisation in organisations:
+            for integration_type in types:
+                if draw(st.booleans(), label="switched off by the organisation"):
+                    organisation_integration_type_set(
+                        organisation=organisation, integration_type=integration_type, enabled=False,
+                        actor=admins[organisation.pk],
+                    )
+                    switches["organisation_off"].add((organisation.pk, integration_type.pk))
         connectors = []
         for _ in range(draw(st.integers(1, 3), label="connectors")):
             organisation = draw(st.sampled_from(organisations), label="connector organisation")
@@ -129,11 +144,8 @@ class ToolsAgreeWithReference(TestCase):
                 level = "company"
             actor = creator
             if level == "company":
-                orgs = subset(data, organisations, min_size=1, label="organisations granted")
-                if orgs != [organisation]:
-                    actor = operator
-                connection_access_define(connection=connection, level=level, organisations=orgs, actor=actor)
-                principals = {f"group:{o.members_group_id}" for o in orgs}
+                connection_access_define(connection=connection, level=level, actor=actor)
+                principals = {f"group:{organisation.members_group_id}"}
             elif level == "groups":
                 chosen = subset(data, groups[organisation.pk], min_size=1, label="groups granted")
                 connection_access_define(connection=connection, level=level, groups=chosen, actor=actor)
@@ -155,9 +167,10 @@ class ToolsAgreeWithReference(TestCase):
                 changes.append(change)
                 rights[op["id"]] = ({f"user:{creator.pk}" if k == "creator" else k for k in keys}, confirm)
             if changes:
-                editor = operator if draw(st.booleans(), label="edited by operator") else creator
+                admin = admins[organisation.pk]
+                editor = admin if draw(st.booleans(), label="edited by the administrator") else creator
                 if editor is creator and not creator.is_designer and not creator.is_platform_admin:
-                    editor = operator
+                    editor = admin
                 method_rights_update(connection=connection, actor=editor, changes=changes)
             stray = {}
             for op in subset(data, operations, label="stray permissions"):
@@ -169,6 +182,7 @@ class ToolsAgreeWithReference(TestCase):
                 stray[op["id"]] = {f"user:{user.pk}"}
             connections.append({
                 "id": connection.pk, "connector": connector.pk, "type": connector.integration_type_id,
+                "organisation": organisation.pk,
                 "principals": principals, "operations": operations, "rights": rights, "object": connection,
                 "stray": stray,
             })

@@ -24,7 +24,7 @@ from accounts.services import group_create
 from audit.models import AuditEntry
 from integrations_platform.errors import ApplicationError
 from tests.accesscontrol.factories import make_connection, make_connector, make_operation
-from tests.factories import make_user
+from tests.factories import make_organisation, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +154,7 @@ def test_principals_of_another_organisation_are_refused(connection, designer, ot
     assert "users" in err.value.field_errors
     with pytest.raises(ApplicationError) as err:
         connection_access_define(connection=connection, level="company", organisations=[other_org], actor=designer)
-    assert "platform administrator" in err.value.field_errors["organisations"][0]
+    assert "own organisation" in err.value.field_errors["organisations"][0]
     assert _snapshot() == before
 
 
@@ -164,12 +164,20 @@ def test_company_group_is_not_a_group_selection(connection, designer, org):
     assert "company level" in err.value.field_errors["groups"][0]
 
 
-def test_platform_admin_grants_across_organisations(connection, platform_admin, org, other_org, outsider, member):
-    connection_access_define(
-        connection=connection, level="company", organisations=[org, other_org], actor=platform_admin
-    )
-    assert names(outsider) == names(member) == {(connection.pk, "GET"), (connection.pk, "HEAD")}
-    assert {o["id"] for o in connection_access_get(connection=connection)["organisations"]} == {org.pk, other_org.pk}
+@pytest.mark.parametrize("role", ["platform_admin", "operator"])
+def test_nobody_grants_across_organisations(role, connection, platform_admin, org, other_org, outsider):
+    """Nothing of one organisation is visible to another: not even the operator grants a connection
+    to another organisation's company group."""
+    actor = platform_admin if role == "platform_admin" else make_user(org, is_superuser=True)
+    before = _snapshot()
+    for organisations in ([org, other_org], [other_org]):
+        with pytest.raises(ApplicationError) as err:
+            connection_access_define(
+                connection=connection, level="company", organisations=organisations, actor=actor
+            )
+        assert "own organisation" in err.value.field_errors["organisations"][0]
+    assert _snapshot() == before
+    assert names(outsider) == set()
 
 
 def test_superuser_and_admin_get_nothing_without_a_grant(connection, designer, org):
@@ -241,9 +249,9 @@ def test_bulk_by_method_and_tag(connection, designer, member):
 def test_only_admins_and_the_creating_designer_edit(granted, org, member, platform_admin):
     connection, _group = granted
     other_designer = make_user(org, is_designer=True)
-    superuser = make_user(org, is_superuser=True)
+    foreign_admin = make_user(make_organisation(), is_platform_admin=True)
     before = _snapshot()
-    for actor in (member, other_designer, superuser, None):
+    for actor in (member, other_designer, foreign_admin, None):
         with pytest.raises(ApplicationError) as err:
             method_rights_update(connection=connection, actor=actor, changes=[
                 {"operation": _op(connection, "POST").pk, "principals": ["creator"]}])

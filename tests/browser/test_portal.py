@@ -122,7 +122,9 @@ def test_admin_switches_an_integration_type_off_and_the_tool_disappears(browser,
     login(admin, live_demo["url"], "admin", "demo-admin-pass")
     expect(admin.get_by_role("link", name="Admin")).to_be_visible()
     admin.get_by_role("link", name="Admin").click()
-    admin.goto(f"{live_demo['url']}/admin/connectors/integrationtype/custom_openapi/change/")
+    # The organisation's own switch (the installation's is the operator's).
+    admin.goto(f"{live_demo['url']}/admin/connectors/organisationintegrationtype/")
+    admin.get_by_role("link", name="Custom OpenAPI").click()
     admin.get_by_label("Enabled").uncheck()
     admin.get_by_role("button", name="Save", exact=True).click()
     expect(admin.locator(".messagelist")).to_contain_text("changed successfully")
@@ -132,7 +134,9 @@ def test_admin_switches_an_integration_type_off_and_the_tool_disappears(browser,
     expect(page.get_by_role("link", name="List notes")).to_have_count(0)
     expect(page.get_by_text("No tool can be called now")).to_be_visible()
     expect(page.locator("#unavailable")).to_contain_text("Demo notes / Demo notes (company)")
-    expect(page.locator("#unavailable")).to_contain_text("is switched off by the platform administrators")
+    expect(page.locator("#unavailable")).to_contain_text(
+        "is switched off for this organisation by its platform administrators"
+    )
     shot(page, "16-tools-after-switch-off")
 
 

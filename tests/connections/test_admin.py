@@ -163,9 +163,20 @@ def test_catalog_admin_flow(org, platform_admin, echo_server):
     assert "absolute http" in response.content.decode()
 
 
-def test_integration_type_switch_admin(platform_admin):
+def test_integration_type_switches_on_two_levels(org, platform_admin):
+    """The operator switches a type for the installation; a platform administrator for their
+    organisation only."""
+    from connectors.models import IntegrationType, OrganisationIntegrationType
+    from tests.factories import make_user
+
     client = login(platform_admin)
-    assert client.get("/admin/connectors/integrationtype/").status_code == 200
+    assert client.get("/admin/connectors/integrationtype/").status_code == 403
+    response = client.get("/admin/connectors/organisationintegrationtype/")
+    assert response.status_code == 200
+    rows = OrganisationIntegrationType.objects.filter(organisation=org)
+    assert rows.count() == IntegrationType.objects.count()
+    operator = login(make_user(org, is_superuser=True))
+    assert operator.get("/admin/connectors/integrationtype/").status_code == 200
 
 
 def test_no_secret_anywhere(org, platform_admin, designer, echo_server, api_client, caplog, monkeypatch, settings):
@@ -250,14 +261,14 @@ def test_credential_changelist_query_count(org, platform_admin, connector, djang
 
 
 def test_usable_reason_for_disabled_connector(org, platform_admin, connector):
-    from connections.selectors import connection_usable_reason
+    from accesscontrol.policy import connection_unusable_reason
 
     connection = services.connection_create(connector=connector, organisation=org, name="u", created_by=platform_admin)
-    assert connection_usable_reason(connection) is None
+    assert connection_unusable_reason(connection) is None
     connector.enabled = False
     connector.save()
     connection.refresh_from_db()
-    assert "disabled" in connection_usable_reason(connection)
+    assert "disabled" in connection_unusable_reason(connection)[1]
 
 
 def test_connection_change_page_shows_access_read_only_once(org, platform_admin, designer):

@@ -244,9 +244,9 @@ def test_switched_off_integration_type_hides_and_refuses(org, platform_admin, me
     IntegrationType.objects.filter(pk=IntegrationType.CUSTOM_OPENAPI).update(enabled=False)
     assert api_client(member).get(f"/api/v1/connections/{connection.pk}/").status_code == 404
     assert api_client(member).get(f"/api/v1/connectors/{connection.connector_id}/connections/").status_code == 404
-    from connections.selectors import connection_usable_reason
+    from accesscontrol.policy import connection_unusable_reason
 
-    assert "switched off" in connection_usable_reason(connection)
+    assert "switched off" in connection_unusable_reason(connection)[1]
     # Platform administrators still see it (to switch it back on), but a test call is refused.
     response = api_client(platform_admin).post(f"/api/v1/connections/{connection.pk}/test/")
     assert response.json()["ok"] is False and "switched off" in response.json()["error"]

@@ -162,9 +162,9 @@ def test_failed_refresh_marks_connections_visibly(org, platform_admin, auth_serv
     connection.refresh_from_db()
     assert connection.status == Connection.Status.NEEDS_REAUTHORISATION
     assert "invalid_grant" in connection.status_reason
-    from connections.selectors import connection_usable_reason
+    from accesscontrol.policy import connection_unusable_reason
 
-    assert "re-authorisation" in connection_usable_reason(connection)
+    assert "re-authorisation" in connection_unusable_reason(connection)[1]
     # Connecting again clears it.
     auth_server.state.refuse_refresh = False
     state, code = _connect(credential, platform_admin, auth_server)

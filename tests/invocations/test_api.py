@@ -241,6 +241,62 @@ def test_idempotency_key_answers_the_same_invocation(api_client, designer, tool,
     assert "idempotency_key" in conflict.json()["errors"]
 
 
+def test_an_idempotency_key_reused_for_another_tool_is_a_conflict(api_client, designer, tool, make_tool):
+    """Issue finding: the same key with another tool and the same arguments answered the first call."""
+    other = make_tool(
+        method="GET", path="/others/{id}",
+        parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+    )
+    client = api_client(designer)
+    first = client.post(URL, {"tool": f"c{tool.connection.pk}__{tool.operation.name}", "arguments": {"id": "1"},
+                              "idempotency_key": "k-2"}, format="json")
+    assert first.status_code == 201
+    by_name = client.post(URL, {"tool": f"c{other.connection.pk}__{other.operation.name}", "arguments": {"id": "1"},
+                                "idempotency_key": "k-2"}, format="json")
+    assert by_name.status_code == 409
+    assert "tool" in by_name.json()["errors"] and "arguments" not in by_name.json()["errors"]
+    by_pair = client.post(URL, other.body({"id": "1"}, idempotency_key="k-2"), format="json")
+    assert by_pair.status_code == 409
+    assert {"connection", "operation"} <= set(by_pair.json()["errors"])
+    # Another operation through the same connection is another call too.
+    same_connection = client.post(
+        URL, {"connection": tool.connection.pk, "operation": other.operation.name, "arguments": {"id": "1"},
+              "idempotency_key": "k-2"}, format="json",
+    )
+    assert same_connection.status_code == 409 and "operation" in same_connection.json()["errors"]
+    assert Invocation.objects.count() == 1
+    # The same call by connection and operation is the same invocation.
+    again = client.post(URL, tool.body({"id": "1"}, idempotency_key="k-2"), format="json")
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+
+
+@pytest.mark.parametrize("depth", [65, 2_000, 20_000])
+def test_deeply_nested_arguments_are_a_clear_400(api_client, designer, tool, depth):
+    """Issue finding: arguments nested 20,000 deep gave a 500 (RecursionError)."""
+    nested = "[" * depth + "]" * depth
+    body = (
+        f'{{"connection": {tool.connection.pk}, "operation": "{tool.operation.name}", '
+        f'"arguments": {{"id": "1", "x": {nested}}}}}'
+    )
+    response = api_client(designer).post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested more than 64 levels" in response.json()["message"]
+    assert Invocation.objects.count() == 0
+
+
+def test_deeply_nested_arguments_from_python_are_refused_too(designer, tool):
+    from integrations_platform.errors import ApplicationError
+
+    value = {}
+    for _ in range(100):
+        value = {"a": value}
+    with pytest.raises(ApplicationError) as err:
+        services.invocation_create(user=designer, connection=tool.connection, operation=tool.operation,
+                                   arguments={"id": "1", "deep": value})
+    assert "arguments" in err.value.field_errors
+    assert Invocation.objects.count() == 0
+
+
 def test_history_is_filterable_paginated_and_has_no_n_plus_one(
     api_client, designer, tool, post_tool, django_assert_max_num_queries
 ):
