@@ -94,6 +94,7 @@ class ConnectorAdmin(PlatformAdminOnlyMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "description", "base_url", "documentation_url", "icon_url", "enabled"]}),
         ("Connection variables", {"fields": ["variables"]}),
+        ("Servers on other origins", {"fields": ["approved_origins"]}),
         (
             "About",
             {
