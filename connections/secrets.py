@@ -224,6 +224,16 @@ def credentials_apply(*, call: CallSecrets, request: HttpRequest) -> list[str]:
         values, pairs = _apply_one(credential, request, call._read)
         applied += values
         basic += pairs
+    for name, value in request.headers.items():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            # HTTP/1.1 header values are bytes; say which header, never the value.
+            raise ApplicationError(
+                f"The header {name} holds characters an HTTP header cannot carry.",
+                field_errors={f"headers.{name}": ["Only Latin-1 characters can be sent in a header."]},
+                code="credential_unsendable",
+            ) from None
     return _ordered({*call.forms, *secret_forms(applied, basic=basic)})
 
 

@@ -51,7 +51,7 @@ def shapes(secret: str, username: str = "svc-user") -> dict[str, str]:
         "u_non_ascii_only": json.dumps(secret)[1:-1],
         "percent_every_byte": percent_all,
         "percent_twice": quote(percent_all, safe=""),
-        "percent_lower_case_partial": quote(secret[0], safe="").lower()
+        "percent_lower_case_partial": "".join(f"%{b:02x}" for b in secret[0].encode("utf-8", "surrogatepass"))
         + re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret[1:], safe="")),
         "form_encoded": quote_plus(secret),
         "basic_base64_unpadded": base64.b64encode(f"{username}:{secret}".encode()).decode().rstrip("="),

@@ -168,13 +168,15 @@ def substitute_variables(text: str, variables: dict[str, str], *, where: str, er
         errors.setdefault(where, []).append(message)
 
     def value_of(name: str, place: str) -> str | None:
+        # A header template may be a secret (custom headers): its problems never quote it.
+        what = "a variable the header names" if place == "header" else f"the variable {{{name}}}"
         if name not in variables:
-            problem(f"the variable {{{name}}} has no value")
+            problem(f"{what} has no value")
             return None
         value = variables[name]
         reason = variable_value_problem(value, place)
         if reason:
-            problem(f"the value of the variable {{{name}}} {reason}")
+            problem(f"the value of {what} {reason}")
             return None
         return value
 

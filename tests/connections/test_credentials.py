@@ -119,7 +119,7 @@ def test_one_set_of_rules_for_variables_in_headers(org, platform_admin, echo_ser
     connection = _connection(org, platform_admin, connector, [unknown])
     with pytest.raises(RequestBuildError) as info:
         prepare_call(connection, path="/q")
-    assert info.value.errors == {"headers.X-A": ["the variable {nope} has no value"]}
+    assert info.value.errors == {"headers.X-A": ["a variable the header names has no value"]}
     templated = {"name": "H2", "kind": "custom_headers", "config": {}, "secret": {"headers": {"X-T": "{tenant}"}}}
     connection2 = _connection(org, platform_admin, connector, [templated], name="c2")
     connection2.variables = [{"name": "tenant", "value": "acme\r\nX-Injected: 1"}]
