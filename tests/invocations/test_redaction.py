@@ -151,3 +151,13 @@ def test_a_body_cut_at_the_size_limit_does_not_keep_half_a_secret(
     assert data["result"]["truncated"] is True
     assert SECRET[:12] not in json.dumps(data, ensure_ascii=False)
     assert data["result"]["body"].endswith("[redacted]")
+
+
+def test_a_credential_a_header_cannot_carry_is_a_clear_error(celery_worker, api_client, designer, make_tool, upstream):
+    tool = make_tool(method="GET", path="/echo")
+    add_credential(tool.connection, "http_bearer", secret={"token": "tök中en-secret"})
+    response = api_client(designer).post(URL, tool.body({}, wait=30), format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert "Authorization" in json.dumps(body) and "中" not in json.dumps(body, ensure_ascii=False)
+    assert upstream.hits == []
