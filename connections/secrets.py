@@ -20,10 +20,12 @@
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.entities import html5
 from urllib.parse import quote, quote_plus
 
@@ -300,9 +302,9 @@ _BACKSLASH = re.compile(
     r"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|u([0-9a-fA-F]{4})"
     r"|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([\"\\/'bfnrt]))"
 )
-_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
-_FORM = re.compile(r"\+|(?:%[0-9A-Fa-f]{2})+")
-_ENTITY = re.compile(r"&#([0-9]{1,7});?|&#[xX]([0-9a-fA-F]{1,6});?|&([A-Za-z][A-Za-z0-9]{1,31};)")
+# Each pattern starts with one literal character: the regular expression engine then skips to it.
+_PERCENT_RUN = re.compile(r"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")
+_ENTITY = re.compile(r"&(?:#([0-9]{1,7});?|#[xX]([0-9a-fA-F]{1,6});?|([A-Za-z][A-Za-z0-9]{1,31};))")
 
 
 def _backslash_pieces(text: str):
@@ -360,12 +362,16 @@ def _percent_pieces(text: str):
         yield from _percent_run_pieces(m.start(), m.group(0))
 
 
+def _plus_pieces(text: str):
+    at = text.find("+")
+    while at != -1:
+        yield at, at + 1, " "
+        at = text.find("+", at + 1)
+
+
 def _form_pieces(text: str):
-    for m in _FORM.finditer(text):
-        if m.group(0) == "+":
-            yield m.start(), m.end(), " "
-        else:
-            yield from _percent_run_pieces(m.start(), m.group(0))
+    # Two scans merged: a pattern starting with one literal character is searched far faster.
+    return heapq.merge(_plus_pieces(text), _percent_pieces(text))
 
 
 def _entity_pieces(text: str):
@@ -431,7 +437,35 @@ class _View:
         return start, end
 
 
-def _views(text: str) -> list[_View]:
+# Characters a decoding may produce that start another escape: always decoded, so that a secret
+# encoded twice (%2541, &amp;#83;, \\u0053, %2B for a space) is found one layer further down.
+_ESCAPE_SYNTAX = frozenset("\\%&+")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to look for, worked out once per list of forms."""
+
+    # The forms no decoding turns into another form: what a decoded view needs looking for (a
+    # percent-encoded form is found as the raw secret one decoding further).
+    in_views: tuple[str, ...]
+    # Characters worth decoding: an escape producing none of them cannot be part of a secret.
+    wanted: frozenset[str]
+
+
+@lru_cache(maxsize=256)
+def _plan(ordered: tuple[str, ...]) -> _Plan:
+    known = set(ordered)
+    in_views = []
+    for form in ordered:
+        decodings = (_View.decoded(_View(form), pieces(form)) for _trigger, pieces in _DECODINGS)
+        if not any(view is not None and view.text != form and view.text in known for view in decodings):
+            in_views.append(form)
+    wanted = frozenset("".join(in_views)) | _ESCAPE_SYNTAX
+    return _Plan(in_views=tuple(in_views), wanted=wanted)
+
+
+def _views(text: str, wanted: frozenset[str]) -> list[_View]:
     root = _View(text)
     views, seen, frontier = [root], {text}, [root]
     for _depth in range(_MAX_DEPTH):
@@ -440,7 +474,8 @@ def _views(text: str) -> list[_View]:
             for trigger, pieces in _DECODINGS:
                 if trigger not in view.text:
                     continue
-                child = _View.decoded(view, pieces(view.text))
+                useful = (piece for piece in pieces(view.text) if not wanted.isdisjoint(piece[2]))
+                child = _View.decoded(view, useful)
                 if child is None or child.text in seen:
                     continue
                 seen.add(child.text)
@@ -452,11 +487,13 @@ def _views(text: str) -> list[_View]:
     return views
 
 
-def _spans(text: str, ordered: list[str], cut: bool) -> list[tuple[int, int]]:
+def _spans(text: str, ordered: tuple[str, ...], cut: bool) -> list[tuple[int, int]]:
+    plan = _plan(ordered)
     spans = []
-    for view in _views(text):
+    for view in _views(text, plan.wanted):
         decoded = view.text
-        for form in ordered:
+        forms = ordered if view.parent is None else plan.in_views
+        for form in forms:
             if len(form) > len(decoded):
                 continue
             at = decoded.find(form)
@@ -487,7 +524,7 @@ def _replace(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _redact_text(text: str, ordered: list[str], cut: bool = False) -> str:
+def _redact_text(text: str, ordered: tuple[str, ...], cut: bool = False) -> str:
     for _round in range(_ROUNDS):
         spans = _spans(text, ordered, cut)
         if not spans:
@@ -497,7 +534,7 @@ def _redact_text(text: str, ordered: list[str], cut: bool = False) -> str:
     return REDACTED
 
 
-def _redact(value, ordered: list[str], cut: bool):
+def _redact(value, ordered: tuple[str, ...], cut: bool):
     if isinstance(value, str):
         return _redact_text(value, ordered, cut)
     if isinstance(value, bytes):
@@ -518,7 +555,7 @@ def redact(value, forms, *, cut: bool = False):
     """``value`` (text, bytes, a number, or nested dicts and lists of them) with every secret form
     replaced by ``REDACTED``, wherever a reader would decode one. ``cut``: the text was cut at a
     size limit, so a secret form it ends in the middle of is replaced too."""
-    ordered = _ordered(forms or ())
+    ordered = tuple(_ordered(forms or ()))
     if not ordered:
         return value
     return _redact(value, ordered, cut)

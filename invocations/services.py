@@ -512,9 +512,13 @@ def _result(response: outgoing.OutgoingResponse, forms: list[str], timings: dict
     return record
 
 
-def _excerpt(response: outgoing.OutgoingResponse, forms: list[str]) -> str:
-    """The start of the body, redacted whole before it is cut (a cut must not halve a secret)."""
-    text = secrets.redact(response.body.decode("utf-8", "replace"), forms, cut=response.truncated)
+def _excerpt(result: dict) -> str:
+    """The start of the body as stored in ``result``: redacted whole before it is cut, so that a cut
+    can never halve a secret, and redacted once."""
+    body = result.get("body")
+    if body is None:
+        return ""
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
     return text[:EXCERPT_CHARS]
 
 
@@ -686,7 +690,7 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
                     "message": f"The upstream answered {response.status}"
                     + (f" after {attempt_no} attempts." if attempt_no > 1 else "."),
                     "status": response.status,
-                    "excerpt": _excerpt(response, forms),
+                    "excerpt": _excerpt(result),
                 },
             )
             _notify_later(invocation_id)
