@@ -32,8 +32,8 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from audit.services import audit_record
-from connections import secrets
 from connections.models import Connection
+from connections.secrets import call_secrets, credentials_apply, redact, tokens_refresh_after_unauthorised
 from connectors.models import Operation
 from connectors.openapi.request import HttpRequest, RequestBuildError, build_request
 from integrations_platform import outgoing
@@ -134,7 +134,7 @@ def request_build(*, invocation: Invocation) -> tuple[HttpRequest, list[str]]:
     keep from following a redirect to another origin)."""
     operation, connection = invocation.operation, invocation.connection
     connector = connection.connector
-    call = secrets.call_secrets(connection=connection, security=operation.security)
+    call = call_secrets(connection=connection, security=operation.security)
     try:
         request = build_request(
             method=operation.method,
@@ -149,36 +149,36 @@ def request_build(*, invocation: Invocation) -> tuple[HttpRequest, list[str]]:
             arguments=invocation.arguments,
         )
     except RequestBuildError as exc:
-        errors = secrets.redact(exc.errors, call.forms)
-        raise ApplicationError(secrets.redact(_build_message(errors), call.forms), field_errors=errors) from exc
+        errors = redact(exc.errors, call.forms)
+        raise ApplicationError(redact(_build_message(errors), call.forms), field_errors=errors) from exc
     if invocation.idempotency_key and request.method not in SAFE_METHODS and not _idempotency_header(request):
         request.headers["Idempotency-Key"] = str(invocation.pk)
-    return request, secrets.credentials_apply(call=call, request=request)
+    return request, credentials_apply(call=call, request=request)
 
 
-def _body_for_record(body: bytes | None, content_type: str | None, forms: list[str], limit: int):
+def _body_for_record(body: bytes | None, content_type: str | None, secrets: list[str], limit: int):
     if body is None:
         return None
     text = body[:limit].decode("utf-8", "replace")
     if content_type and "json" in content_type:
         try:
-            return secrets.redact(json.loads(text), forms)
+            return redact(json.loads(text), secrets)
         except ValueError:
             pass
-    return secrets.redact(text, forms, cut=len(body) > limit)
+    return redact(text, secrets, cut=len(body) > limit)
 
 
-def request_preview(request: HttpRequest, forms: list[str]) -> dict:
+def request_preview(request: HttpRequest, secrets: list[str]) -> dict:
     parts = urlsplit(request.url)
-    return secrets.redact(
+    return redact(
         {
             "method": request.method,
             "url": request.url,
             "query": parts.query,
             "headers": request.all_headers(),
-            "body": _body_for_record(request.body, request.content_type, forms, 64 * 1024),
+            "body": _body_for_record(request.body, request.content_type, secrets, 64 * 1024),
         },
-        forms,
+        secrets,
     )
 
 
@@ -279,8 +279,8 @@ def invocation_create(
         requires_confirmation=needs_confirmation,
         status=S.AWAITING_CONFIRMATION if needs_confirmation else S.QUEUED,
     )
-    request, forms = request_build(invocation=invocation)
-    invocation.request_preview = request_preview(request, forms)
+    request, secrets = request_build(invocation=invocation)
+    invocation.request_preview = request_preview(request, secrets)
     invocation.repeatable = request.method in SAFE_METHODS or bool(_idempotency_header(request))
     if needs_confirmation:
         invocation.expires_at = now + timedelta(seconds=settings.INVOCATION_CONFIRMATION_TIMEOUT)
@@ -481,7 +481,7 @@ def _lease_seconds(connection: Connection) -> float:
     return connect + 2 * read + _setting("INVOCATION_LEASE_MARGIN", 30)
 
 
-def _result(response: outgoing.OutgoingResponse, forms: list[str], timings: dict) -> dict:
+def _result(response: outgoing.OutgoingResponse, secrets: list[str], timings: dict) -> dict:
     headers = {k: v for k, v in response.headers.items() if k.lower() in SAFE_RESPONSE_HEADERS}
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     body = None
@@ -496,19 +496,21 @@ def _result(response: outgoing.OutgoingResponse, forms: list[str], timings: dict
                 body = text
         else:
             body = text
-    record = secrets.redact(
+    record = redact(
         {
             "status_code": response.status,
             "headers": headers,
+            "body": None,
             "body_kind": kind,
             "truncated": response.truncated,
             "url": response.url,
             "redirects": response.redirects,
             "timings": timings,
         },
-        forms,
+        secrets,
     )
-    record["body"] = secrets.redact(body, forms, cut=response.truncated)
+    # The body on its own: cut at the size limit, it may end in the middle of a secret.
+    record["body"] = redact(body, secrets, cut=response.truncated)
     return record
 
 
@@ -558,7 +560,7 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
         failure = {"kind": "switched_off", "message": reason}
     else:
         try:
-            request, forms = request_build(invocation=invocation)
+            request, secrets = request_build(invocation=invocation)
         except ApplicationError as exc:
             failure = {"kind": "validation", "message": exc.message, "errors": exc.field_errors}
     attempt_no = invocation.attempts
@@ -629,12 +631,12 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
         attempt_fields = ["finished_at", "duration_ms", "status_code", "error_kind"]
 
         unauthorised = response is not None and response.status == 401 and not refreshed
-        if unauthorised and secrets.tokens_refresh_after_unauthorised(request):
+        if unauthorised and tokens_refresh_after_unauthorised(request):
             # The upstream refused the token before acting: refresh it (once, under a lock shared by
             # all workers) and send the call again with the new one.
             refreshed = True
             attempt.save(update_fields=attempt_fields)
-            request, forms = request_build(invocation=invocation)
+            request, secrets = request_build(invocation=invocation)
             headers = request.all_headers()
             continue
         retryable = (error is not None and error.kind in {"timeout", "network"}) or (
@@ -672,13 +674,13 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
                 invocation_id,
                 attempt=(attempt, attempt_fields),
                 status=S.FAILED,
-                error={"kind": error.kind, "message": secrets.redact(message, forms)},
+                error={"kind": error.kind, "message": redact(message, secrets)},
                 result={"timings": timings},
             )
             if error.kind != "blocked_address":
                 _notify_later(invocation_id)
             return "failed"
-        result = _result(response, forms, timings)
+        result = _result(response, secrets, timings)
         if response.status >= 400:
             _finish(
                 invocation_id,

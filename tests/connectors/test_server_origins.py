@@ -171,6 +171,13 @@ def test_approved_origins_on_the_admin_connector_page(platform_admin, connector)
     url = reverse("admin:connectors_connector_change", args=[connector.pk])
     page = client.get(url).content.decode()
     assert "Approved server origins" in page and 'name="approved_origins"' in page
+    assert "Every method calls the API endpoint." in page
+    connector_with_upload, _ = connector_create_from_openapi(
+        organisation=connector.organisation, name="Uploads", base_url="https://sandbox.example.com/v1",
+        schema_text=as_text(upload_spec()), acknowledged=True, created_by=platform_admin,
+    )
+    page = client.get(reverse("admin:connectors_connector_change", args=[connector_with_upload.pk])).content.decode()
+    assert "https://upload.pets.example.com: 1 method(s), refused until listed below" in page
     data = {
         "name": connector.name,
         "description": connector.description,
