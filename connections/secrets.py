@@ -136,11 +136,11 @@ def _credential_forms(credential: Credential, read: _Reader) -> list[str]:
     return secret_forms(values, basic=basic)
 
 
-def connection_secret_forms(connection: Connection, links=None) -> list[str]:
+def connection_secret_forms(connection: Connection, links=None, read: _Reader | None = None) -> list[str]:
     """Every form of every secret of the connection (action and trigger credentials)."""
     if links is None:
         links = ConnectionCredential.objects.filter(connection=connection).select_related("credential")
-    read = _Reader()
+    read = read or _Reader()
     forms: set[str] = set()
     for link in links:
         forms.update(_credential_forms(link.credential, read))
@@ -193,7 +193,7 @@ def call_secrets(*, connection: Connection, security) -> CallSecrets:
     )
     action = [link.credential for link in links if link.purpose == ConnectionCredential.Purpose.ACTION]
     read = _Reader()
-    forms = connection_secret_forms(connection, links)
+    forms = connection_secret_forms(connection, links, read)
     variables = {
         **variables_as_dict(connection.connector.variables),
         **variables_as_dict(connection.variables),
@@ -226,7 +226,7 @@ def credentials_apply(*, call: CallSecrets, request: HttpRequest) -> list[str]:
         values, pairs = _apply_one(credential, request, call._read)
         applied += values
         basic += pairs
-    for name, value in request.headers.items():
+    for name, value in request.all_headers().items():
         try:
             value.encode("latin-1")
         except UnicodeEncodeError:
