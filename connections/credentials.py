@@ -1,8 +1,4 @@
-"""Applying a connection's credentials to an outgoing request, and keeping them out of records.
-
-The invocation worker builds an :class:`OutgoingRequest` for an operation, then calls
-:func:`apply_action_credentials`, sends it, and passes everything it stores through
-:func:`redact` with the secrets that call returned (or :func:`connection_secrets`).
+"""Which of a connection's credentials a call uses, and webhook signatures.
 
 Which action credentials a call uses (DESIGN.md, Credential): where the operation declares
 security requirements, the first alternative the connection's action credentials satisfy
@@ -13,51 +9,22 @@ A credential answers a security scheme of the connector when its ``config["schem
 that scheme, or, when it names none, when its kind fits the scheme's kind
 (:data:`connections.kinds.KINDS` ``satisfies``: an OAuth2 credential fits an OAuth2 or bearer
 scheme, an API key an API key scheme, ...).
+
+Reading secrets, applying them to a request and redacting them: ``connections.secrets``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import re
-from dataclasses import dataclass, field
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from connections import kinds
 from connections.kinds import Kind
 from connections.models import Connection, ConnectionCredential, Credential
-from connections.services import credential_secret_read, credential_tokens_read
+from connections.services import credential_secret_read
 from integrations_platform.errors import ApplicationError
 
-REDACTED = "[redacted]"
-_VARIABLE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
 ALWAYS_APPLIED = (Kind.CUSTOM_HEADERS, Kind.WEBHOOK)
-
-
-@dataclass
-class OutgoingRequest:
-    """A request about to be sent. Mutable: credentials are applied in place."""
-
-    method: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    query: list[tuple[str, str]] = field(default_factory=list)
-    cookies: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    # Credential id -> the token version used, so a 401 can refresh exactly the token it saw.
-    token_versions: dict[int, int] = field(default_factory=dict)
-
-    def requests_kwargs(self) -> dict:
-        """Keyword arguments for ``requests.request``/``Session.request``."""
-        return {
-            "method": self.method,
-            "url": self.url,
-            "headers": dict(self.headers),
-            "params": list(self.query),
-            "cookies": dict(self.cookies),
-            "data": self.body,
-        }
 
 
 class CredentialsNotSatisfied(ApplicationError):
@@ -76,41 +43,6 @@ def trigger_credentials(connection: Connection) -> list[Credential]:
         connection=connection, purpose=ConnectionCredential.Purpose.TRIGGER
     ).select_related("credential").order_by("position", "id")
     return [link.credential for link in links]
-
-
-# --- variables --------------------------------------------------------------------------------
-
-
-def connection_variables(connection: Connection, credentials: list[Credential] | None = None) -> dict[str, str]:
-    """The values ``{name}`` stands for: the connection's variables, then its connection strings."""
-    values = {v["name"]: str(v.get("value", "")) for v in (connection.variables or []) if isinstance(v, dict)}
-    for credential in credentials if credentials is not None else action_credentials(connection):
-        if credential.kind == Kind.CONNECTION_STRING:
-            name = credential.config.get("variable") or "connection_string"
-            values[name] = credential_secret_read(credential).get("connection_string", "")
-    return values
-
-
-def substitute_variables(text: str, variables: dict[str, str]) -> str:
-    """Replace ``{name}`` with its value; unknown names stay as they are."""
-    if "{" not in text:
-        return text
-    return _VARIABLE_RE.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
-
-
-def connection_base_url(connection: Connection) -> str:
-    return substitute_variables(connection.connector.base_url, connection_variables(connection))
-
-
-def _substitute_request(request: OutgoingRequest, variables: dict[str, str]) -> None:
-    # Only scheme, host and path of the URL: query values come from call arguments.
-    parts = urlsplit(request.url)
-    prefix = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    new_prefix = substitute_variables(prefix, variables)
-    if new_prefix != prefix:
-        request.url = urlunsplit((*urlsplit(new_prefix)[:3], parts.query, parts.fragment))
-    for name, value in list(request.headers.items()):
-        request.headers[name] = substitute_variables(value, variables)
 
 
 # --- choosing credentials ---------------------------------------------------------------------
@@ -162,12 +94,7 @@ def select_action_credentials(
     )
 
 
-# --- applying ---------------------------------------------------------------------------------
-
-
-def _basic_forms(username: str, password: str) -> list[str]:
-    raw = f"{username}:{password}".encode()
-    return [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
+# --- webhook signatures -----------------------------------------------------------------------
 
 
 def webhook_signature(secret: str, body: bytes | None) -> str:
@@ -180,150 +107,3 @@ def webhook_signature_verify(*, credential: Credential, body: bytes | None, head
     prefix = credential.config.get("signature_prefix", "sha256=")
     expected = prefix + webhook_signature(secret, body)
     return bool(secret) and hmac.compare_digest(expected.encode(), (header_value or "").encode())
-
-
-def _apply_one(credential: Credential, request: OutgoingRequest) -> list[str]:
-    config = credential.config or {}
-    kind = credential.kind
-    if kind in (Kind.OAUTH2_AUTHORIZATION_CODE, Kind.OAUTH2_CLIENT_CREDENTIALS):
-        from connections.oauth import credential_ensure_token
-
-        credential = credential_ensure_token(credential=credential)
-        tokens = credential_tokens_read(credential)
-        access = tokens.get("access_token", "")
-        request.headers["Authorization"] = f"{tokens.get('token_type_header') or 'Bearer'} {access}"
-        request.token_versions[credential.pk] = credential.token_version
-        return [access, tokens.get("refresh_token", "")]
-    secret = credential_secret_read(credential)
-    if kind == Kind.API_KEY:
-        key = secret.get("key", "")
-        prefix = config.get("prefix", "")
-        value = f"{prefix} {key}" if prefix else key
-        where = config.get("in", "header")
-        if where == "query":
-            request.query.append((config["name"], value))
-        elif where == "cookie":
-            request.cookies[config["name"]] = value
-        else:
-            request.headers[config["name"]] = value
-        return [key]
-    if kind == Kind.HTTP_BASIC:
-        username, password = config.get("username", ""), secret.get("password", "")
-        forms = _basic_forms(username, password)
-        request.headers["Authorization"] = f"Basic {forms[0]}"
-        return [password, *forms]
-    if kind == Kind.HTTP_BEARER:
-        token = secret.get("token", "")
-        request.headers["Authorization"] = f"Bearer {token}"
-        return [token]
-    if kind == Kind.CUSTOM_HEADERS:
-        headers = secret.get("headers", {})
-        request.headers.update(headers)
-        return list(headers.values())
-    if kind == Kind.WEBHOOK:
-        signing = secret.get("signing_secret", "")
-        header = config.get("signature_header") or "X-Signature-256"
-        request.headers[header] = config.get("signature_prefix", "sha256=") + webhook_signature(signing, request.body)
-        return [signing]
-    if kind == Kind.CONNECTION_STRING:
-        return [secret.get("connection_string", "")]
-    return []
-
-
-def apply_action_credentials(
-    *, connection: Connection, security: list[dict] | None, request: OutgoingRequest
-) -> list[str]:
-    """Apply the credentials this call uses to ``request`` (in place); return the secret strings
-    to redact from anything stored or shown about the call (tokens, keys, Basic forms, ...).
-
-    Raises :class:`CredentialsNotSatisfied` (an ``ApplicationError``) when no alternative of
-    ``security`` is satisfied, and ``SecretUnreadable`` when a secret does not decrypt. An OAuth2
-    token about to expire is refreshed first; after a 401, call
-    ``connections.oauth.credentials_refresh_after_unauthorised(request=request)`` and apply again.
-    """
-    credentials = action_credentials(connection)
-    variables = connection_variables(connection, credentials)
-    _substitute_request(request, variables)
-    secrets: list[str] = []
-    for credential in credentials:
-        if credential.kind == Kind.CONNECTION_STRING:
-            secrets += _apply_one(credential, request)
-    # Webhook signatures cover the final body, so they go last.
-    chosen = select_action_credentials(connection, security, credentials)
-    for credential in sorted(chosen, key=lambda c: c.kind == Kind.WEBHOOK):
-        secrets += _apply_one(credential, request)
-    return _with_encoded_forms(secrets)
-
-
-# --- redaction --------------------------------------------------------------------------------
-
-
-def _with_encoded_forms(values) -> list[str]:
-    out: list[str] = []
-    for value in values:
-        if not value or not isinstance(value, str):
-            continue
-        for form in (value, quote(value, safe=""), quote_plus(value)):
-            if form not in out:
-                out.append(form)
-    return out
-
-
-def credential_secrets(credential: Credential) -> list[str]:
-    """Every secret string of one credential, with its encoded forms."""
-    values: list[str] = []
-    try:
-        secret = credential_secret_read(credential)
-        tokens = credential_tokens_read(credential)
-    except ApplicationError:
-        # Unreadable ciphertext is not a secret in clear; still redact the raw stored text.
-        return [v for v in (credential.secret, credential.tokens) if v]
-    for key, value in secret.items():
-        if key == "headers" and isinstance(value, dict):
-            values += [v for v in value.values() if isinstance(v, str)]
-        elif isinstance(value, str):
-            values.append(value)
-    if credential.kind == Kind.HTTP_BASIC:
-        values += _basic_forms(credential.config.get("username", ""), secret.get("password", ""))
-    for key in ("access_token", "refresh_token", "id_token"):
-        if isinstance(tokens.get(key), str):
-            values.append(tokens[key])
-    return _with_encoded_forms(values)
-
-
-def connection_secrets(connection: Connection) -> list[str]:
-    """Every secret of the connection (action and trigger credentials), for redaction."""
-    links = ConnectionCredential.objects.filter(connection=connection).select_related("credential")
-    values: list[str] = []
-    for link in links:
-        for value in credential_secrets(link.credential):
-            if value not in values:
-                values.append(value)
-    return values
-
-
-def redact(value, secrets):
-    """``value`` (text, bytes, or nested dicts and lists of them) with every secret replaced."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
-    if not ordered:
-        return value
-    return _redact(value, ordered)
-
-
-def _redact(value, ordered):
-    if isinstance(value, str):
-        for secret in ordered:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, bytes):
-        for secret in ordered:
-            encoded = secret.encode()
-            if encoded in value:
-                value = value.replace(encoded, REDACTED.encode())
-        return value
-    if isinstance(value, dict):
-        return {_redact(k, ordered): _redact(v, ordered) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(v, ordered) for v in value)
-    return value

@@ -17,6 +17,7 @@ from accesscontrol import policy
 from audit.services import audit_record
 from connections import kinds
 from connections.models import Connection, ConnectionCredential, Credential
+from connectors.openapi.request import url_template_places, variable_value_problem
 from integrations_platform.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -244,6 +245,8 @@ def variables_clean(*, connector, variables) -> list[dict]:
     if len(variables) > MAX_VARIABLES:
         raise ApplicationError("Too many variables.", field_errors={"variables": [f"At most {MAX_VARIABLES}."]})
     declared = {v["name"] for v in defaults}
+    # Where the base URL puts each variable: a value may never move the call to another origin.
+    places, _problems = url_template_places(connector.base_url or "")
     given: dict[str, str] = {}
     errors: dict[str, list[str]] = {}
     for i, item in enumerate(variables):
@@ -270,6 +273,17 @@ def variables_clean(*, connector, variables) -> list[dict]:
             continue
         if kinds._CONTROL_RE.search(value):
             errors[f"variables[{i}].value"] = ["Control characters are not allowed."]
+            continue
+        unfit = next(
+            (
+                f"In the {place} of the connector's base URL, the value {reason}."
+                for place in sorted(places.get(name, ()))
+                if (reason := variable_value_problem(value, place))
+            ),
+            None,
+        )
+        if unfit:
+            errors[f"variables[{i}].value"] = [unfit]
             continue
         given[name] = value
     if errors:

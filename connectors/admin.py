@@ -20,8 +20,9 @@ from django.forms.utils import ErrorDict
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from accesscontrol import policy
 from connectors.forms import ConnectorChangeForm, ConnectorOpenAPIForm, SchemaImportForm, too_big_message
@@ -33,7 +34,12 @@ from connectors.models import (
     Operation,
     OrganisationIntegrationType,
 )
-from connectors.selectors import HTTP_METHODS, connector_version_list, operation_tag_summary
+from connectors.selectors import (
+    HTTP_METHODS,
+    connector_server_origins,
+    connector_version_list,
+    operation_tag_summary,
+)
 from connectors.services import (
     connector_create_from_openapi,
     connector_delete,
@@ -101,10 +107,19 @@ class ConnectorAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     list_filter = ["integration_type", "enabled", ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "description", "base_url"]
     list_select_related = ["organisation", "integration_type", "current_version"]
-    readonly_fields = ["organisation", "integration_type", "protocol_type", "acknowledgement", "created", "updated_at"]
+    readonly_fields = [
+        "organisation",
+        "integration_type",
+        "protocol_type",
+        "acknowledgement",
+        "created",
+        "updated_at",
+        "server_origins",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "description", "base_url", "documentation_url", "icon_url", "enabled"]}),
         ("Connection variables", {"fields": ["variables"]}),
+        ("Servers on other origins", {"fields": ["server_origins", "approved_origins"]}),
         (
             "About",
             {
@@ -142,6 +157,21 @@ class ConnectorAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
         if not obj.acknowledged_at:
             return "—"
         return f"by {obj.acknowledged_by or 'a deleted user'} at {obj.acknowledged_at:%Y-%m-%d %H:%M} UTC"
+
+    @admin.display(description="servers of methods")
+    def server_origins(self, obj):
+        """Which other origins the schema's methods name, and whether they are approved yet."""
+        found = connector_server_origins(connector=obj) if obj.pk else []
+        if not found:
+            return "Every method calls the API endpoint."
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} method(s), {}",
+            (
+                (f["origin"], f["methods"], "approved" if f["approved"] else "refused until listed below")
+                for f in found
+            ),
+        )
 
     @admin.display(description="created")
     def created(self, obj):

@@ -118,9 +118,28 @@ class ConnectorChangeForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
     )
 
+    approved_origins = forms.JSONField(
+        label="Approved server origins",
+        required=False,
+        initial=list,
+        help_text='A JSON list, for example ["https://upload.example.com"]. Methods whose schema server is on '
+        "another origin than the API endpoint are called there only once their origin is listed here; the "
+        "import lists each such origin as a warning.",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+    )
+
     class Meta:
         model = Connector
-        fields = ["name", "description", "base_url", "documentation_url", "icon_url", "enabled", "variables"]
+        fields = [
+            "name",
+            "description",
+            "base_url",
+            "documentation_url",
+            "icon_url",
+            "enabled",
+            "variables",
+            "approved_origins",
+        ]
 
     def _get_validation_exclusions(self):
         # The URL fields are checked by the service, which allows {name} placeholders of
@@ -133,8 +152,9 @@ class ConnectorChangeForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk and not self.errors:
             changed = {name: cleaned.get(name) for name in self.changed_data if name in self.Meta.fields}
-            if changed.get("variables") is None and "variables" in changed:
-                changed["variables"] = []
+            for name in ("variables", "approved_origins"):
+                if name in changed and changed[name] is None:
+                    changed[name] = []
             try:
                 self.update_values = connector_validate_update(connector=self.instance, fields=changed)
             except ApplicationError as exc:

@@ -72,6 +72,9 @@ class Connector(models.Model):
     # Default connection variables: [{"name": ..., "value": ...}], usable as {name} in the base
     # URL and in headers. Changing them overwrites the list on every connection (seed 002).
     variables = models.JSONField(default=list, blank=True)
+    # Origins ("https://upload.example.com") other than the base URL's that an administrator approved
+    # for the schema's servers on another origin. The base URL fixes the origin of every other call.
+    approved_origins = models.JSONField("approved server origins", default=list, blank=True)
     current_version = models.ForeignKey(
         "ConnectorVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -153,7 +156,10 @@ class Operation(models.Model):
     # Security requirements of the method: None when the schema declares none (use every action
     # credential), [] for "no auth", else a list of alternatives {"scheme": [scopes]}.
     security = models.JSONField(null=True, blank=True)
-    # Per-operation server URL override from the schema, if any.
+    # The servers the schema gives for this operation, classified at import
+    # (``connectors.openapi.request.server_entries``): {"url", "document_path"} on the document's own
+    # origin, mapped onto the base URL; {"url", "origin"} on another origin, used once approved; {"url"}
+    # relative to the base URL.
     servers = models.JSONField(default=list, blank=True)
     first_version = models.ForeignKey(ConnectorVersion, on_delete=models.SET_NULL, null=True, related_name="+")
     updated_in_version = models.ForeignKey(ConnectorVersion, on_delete=models.SET_NULL, null=True, related_name="+")

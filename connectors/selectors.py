@@ -64,3 +64,17 @@ def connector_version_list(*, connector: Connector) -> QuerySet[ConnectorVersion
         .defer("document")
         .order_by("-number")
     )
+
+
+def connector_server_origins(*, connector: Connector) -> list[dict]:
+    """The origins other than the base URL's that the connector's methods name as their server,
+    with how many methods use each and whether an administrator approved it."""
+    from connectors.openapi.request import origin, used_server
+
+    counts: dict[str, int] = {}
+    for servers in Operation.objects.filter(connector=connector).exclude(servers=[]).values_list("servers", flat=True):
+        entry = used_server(servers)
+        if entry is not None and entry.get("origin"):
+            counts[entry["origin"]] = counts.get(entry["origin"], 0) + 1
+    approved = {origin(o) for o in connector.approved_origins or []}
+    return [{"origin": o, "methods": n, "approved": o in approved} for o, n in sorted(counts.items())]

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -36,6 +37,7 @@ from connectors.models import (
     Operation,
     OrganisationIntegrationType,
 )
+from connectors.openapi.request import origin, server_entries, url_template_places, used_server, variable_value_problem
 from integrations_platform.errors import ApplicationError
 
 NAME_MAX = 200
@@ -44,6 +46,7 @@ URL_MAX = 2000
 VARIABLES_MAX = 100
 VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 VARIABLE_VALUE_MAX = 2000
+ORIGINS_MAX = 50
 _PLACEHOLDER_RE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]{0,63}\}")
 _http_url = URLValidator(schemes=["http", "https"])
 
@@ -62,6 +65,7 @@ CONNECTOR_UPDATABLE_FIELDS = frozenset(
         "icon_url",
         "enabled",
         "variables",
+        "approved_origins",
         "auth_scheme_config_ids",
     }
 )
@@ -131,6 +135,75 @@ def validate_http_url(value: Any, *, field_name: str, required: bool) -> str:
             field_errors={field_name: "Give an http:// or https:// URL with a host name."},
         ) from None
     return value
+
+
+def validate_base_url(value: Any, *, required: bool, field_name: str = "base_url") -> str:
+    """The API endpoint: an http(s) URL whose ``{name}`` variables stand only where DESIGN.md allows
+    (one whole label of the host, or the path; never the scheme, port, user info or query)."""
+    value = validate_http_url(value, field_name=field_name, required=required)
+    _places, problems = url_template_places(value)
+    if not problems and urlsplit(_PLACEHOLDER_RE.sub("placeholder", value)).username is not None:
+        problems = ["the URL cannot carry a user name or password"]
+    if problems:
+        raise ApplicationError(
+            f"{field_name} puts a variable where it could move the call.",
+            field_errors={field_name: "; ".join(problems).capitalize() + "."},
+        )
+    return value
+
+
+def validate_variables_fit(*, base_url: str, variables, field_name: str = "variables") -> None:
+    """Each default value fits where the base URL puts its variable (a host label, a path segment)."""
+    places, _problems = url_template_places(base_url or "")
+    for index, item in enumerate(variables or []):
+        for place in sorted(places.get(item.get("name"), ())):
+            reason = variable_value_problem(str(item.get("value", "")), place)
+            if reason and item.get("value", "") != "":
+                raise ApplicationError(
+                    f"The variable {item['name']!r} does not fit where the base URL puts it.",
+                    field_errors={
+                        f"{field_name}.{index}.value": f"In the {place} of the base URL, the value {reason}."
+                    },
+                )
+
+
+def validate_origins(value: Any, *, field_name: str = "approved_origins") -> list[str]:
+    """Approved server origins: ``scheme://host[:port]`` each, http or https, no path, no variable."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ApplicationError(
+            "approved_origins must be a list.", field_errors={field_name: "Give a list of origins such as https://upload.example.com."}
+        )
+    if len(value) > ORIGINS_MAX:
+        raise ApplicationError("Too many approved origins.", field_errors={field_name: f"At most {ORIGINS_MAX}."})
+    out: list[str] = []
+    for index, item in enumerate(value):
+        key = f"{field_name}.{index}"
+        if not isinstance(item, str) or not item.strip():
+            raise ApplicationError("Each approved origin is text.", field_errors={key: "Must be a non-empty string."})
+        text = item.strip()
+        parts = urlsplit(text)
+        problem = None
+        if len(text) > URL_MAX:
+            problem = f"At most {URL_MAX} characters."
+        elif "{" in text or "}" in text:
+            problem = "An approved origin cannot hold variables."
+        elif parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+            problem = "Give scheme://host[:port], for example https://upload.example.com."
+        elif parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
+            problem = "Only scheme, host and port: no path, query, fragment or user name."
+        else:
+            try:
+                parts.port  # noqa: B018 (reading it checks it)
+            except ValueError:
+                problem = "The port is not a number from 0 to 65535."
+        if problem:
+            raise ApplicationError("Invalid approved origin.", field_errors={key: problem})
+        normalised = origin(text)
+        if normalised not in out:
+            out.append(normalised)
+    return out
 
 
 def validate_text(value: Any, *, field_name: str, max_length: int, required: bool) -> str:
@@ -284,7 +357,7 @@ class _Rows:
     warnings: list[str] = field(default_factory=list)
 
 
-def _operation_values(parsed_operation) -> dict:
+def _operation_values(parsed_operation, document_servers=()) -> dict:
     tags = [str(t) for t in (parsed_operation.tags or [])]
     return {
         "name": parsed_operation.name,
@@ -297,18 +370,37 @@ def _operation_values(parsed_operation) -> dict:
         "parameters": parsed_operation.parameters or [],
         "request_body": parsed_operation.request_body,
         "security": parsed_operation.security,
-        "servers": parsed_operation.servers or [],
+        "servers": server_entries(parsed_operation.servers or [], document_servers),
     }
 
 
-def _rows_from(parsed) -> _Rows:
+def _rows_from(parsed, *, approved_origins=()) -> _Rows:
     rows = _Rows(warnings=list(parsed.warnings or []))
+    document_servers = [s for s in getattr(parsed, "servers", None) or [] if isinstance(s, str)]
+    foreign: dict[str, list[str]] = {}
     for op in parsed.operations:
         method = (op.method or "").upper()
         if len(op.path) > 2000 or len(method) > 10:
             rows.warnings.append(f"{method} {op.path[:80]}…: path longer than 2,000 characters, skipped.")
             continue
-        rows.operations.append({"method": method, "path": op.path, **_operation_values(op)})
+        values = _operation_values(op, document_servers)
+        rows.operations.append({"method": method, "path": op.path, **values})
+        used = used_server(values["servers"])
+        if used is not None and "origin" in used:
+            foreign.setdefault(used["origin"], []).append(_key(method, op.path))
+    approved = {origin(o) for o in approved_origins}
+    for server_origin, methods in foreign.items():
+        example = ", ".join(methods[:3]) + (f" and {len(methods) - 3} more" if len(methods) > 3 else "")
+        state = (
+            "it is approved on this connector"
+            if server_origin in approved
+            else "their calls are refused until an administrator approves this origin on the connector "
+            "(Approved server origins)"
+        )
+        rows.warnings.append(
+            f"Server on another origin than the document's: {server_origin[:200]}, used by "
+            f"{len(methods)} method{'s' if len(methods) != 1 else ''} ({example[:300]}); {state}."
+        )
     if not rows.operations:
         raise ApplicationError(
             "The schema has no operations to import.",
@@ -409,7 +501,7 @@ def connector_create_from_openapi(
         )
     name = validate_text(name, field_name="name", max_length=NAME_MAX, required=True)
     description = validate_text(description, field_name="description", max_length=DESCRIPTION_MAX, required=False)
-    base_url = validate_http_url(base_url, field_name="base_url", required=False)
+    base_url = validate_base_url(base_url, required=False)
     documentation_url = validate_http_url(documentation_url, field_name="documentation_url", required=False)
     icon_url = validate_http_url(icon_url, field_name="icon_url", required=False)
     variables = validate_variables(variables)
@@ -428,7 +520,8 @@ def connector_create_from_openapi(
                 "Give the API endpoint.",
                 field_errors={"base_url": "The schema declares no absolute http(s) server; give the base URL."},
             )
-        base_url = validate_http_url(base_url, field_name="base_url", required=True)
+        base_url = validate_base_url(base_url, required=True)
+    validate_variables_fit(base_url=base_url, variables=variables, field_name="variables")
     rows = _rows_from(parsed)
     schema_size = len(schema_text) if isinstance(schema_text, bytes) else len(schema_text.encode("utf-8", "replace"))
 
@@ -525,7 +618,7 @@ def connector_import_schema(
     was added, removed and changed is stored on the version (lists of "METHOD path")."""
     if parsed is None:
         parsed = schema_parse(schema_text=schema_text)
-    rows = _rows_from(parsed)
+    rows = _rows_from(parsed, approved_origins=connector.approved_origins or [])
     schema_size = len(schema_text) if isinstance(schema_text, bytes) else len(schema_text.encode("utf-8", "replace"))
     actor = imported_by if getattr(imported_by, "pk", None) else None
 
@@ -637,7 +730,7 @@ def connector_validate_update(*, connector: Connector, fields: dict) -> dict:
             fields["description"], field_name="description", max_length=DESCRIPTION_MAX, required=False
         )
     if "base_url" in fields:
-        cleaned["base_url"] = validate_http_url(fields["base_url"], field_name="base_url", required=True)
+        cleaned["base_url"] = validate_base_url(fields["base_url"], required=True)
     for name in ("documentation_url", "icon_url"):
         if name in fields:
             cleaned[name] = validate_http_url(fields[name], field_name=name, required=False)
@@ -647,6 +740,14 @@ def connector_validate_update(*, connector: Connector, fields: dict) -> dict:
         cleaned["enabled"] = fields["enabled"]
     if "variables" in fields:
         cleaned["variables"] = validate_variables(fields["variables"])
+    if "base_url" in cleaned or "variables" in cleaned:
+        validate_variables_fit(
+            base_url=cleaned.get("base_url", connector.base_url),
+            variables=cleaned.get("variables", connector.variables),
+            field_name="base_url" if "base_url" in cleaned and "variables" not in cleaned else "variables",
+        )
+    if "approved_origins" in fields:
+        cleaned["approved_origins"] = validate_origins(fields["approved_origins"])
     if "auth_scheme_config_ids" in fields:
         ids = fields["auth_scheme_config_ids"]
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
@@ -683,7 +784,16 @@ def connector_update(*, connector: Connector, actor, **fields) -> Connector:
         with transaction.atomic():
             connector = Connector.objects.select_for_update().get(pk=connector.pk)
             update_fields: list[str] = []
-            for name in ("name", "description", "base_url", "documentation_url", "icon_url", "enabled", "variables"):
+            for name in (
+                "name",
+                "description",
+                "base_url",
+                "documentation_url",
+                "icon_url",
+                "enabled",
+                "variables",
+                "approved_origins",
+            ):
                 if name in cleaned and getattr(connector, name) != cleaned[name]:
                     changes[name] = {"before": getattr(connector, name), "after": cleaned[name]}
                     setattr(connector, name, cleaned[name])

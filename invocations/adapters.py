@@ -1,4 +1,4 @@
-"""Where invocations meet the access control and connection apps.
+"""Where invocations meet the access control app: whose rights a call runs under.
 
 Access: ``UserRights`` (direct calls) answers whether a user may call an operation through a
 connection and whether the call needs confirmation, with the same selector that builds ``tools/``
@@ -6,24 +6,19 @@ connection and whether the call needs confirmation, with the same selector that 
 object with the same ``check``/``resolve`` methods instead (DESIGN.md: a process runs under the
 rights of the process).
 
-Credentials: ``connections.credentials`` applies the connection's action credentials to the
-request and names the secrets to redact; ``connections.oauth`` refreshes a token after a 401.
+Credentials (reading, applying, redacting) are ``connections.secrets``'s, not this module's.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
-from urllib.parse import quote
 
 from accesscontrol import policy
 from accesscontrol import selectors as access
 from accesscontrol.tools import tool_name
-from connections import credentials, oauth
 from connections.models import Connection
 from connectors.models import Operation
 from integrations_platform.errors import ApplicationError
-
-REDACTED = "[redacted]"
 
 
 class Rights(Protocol):
@@ -74,35 +69,3 @@ def connection_unusable_reason(connection: Connection) -> str | None:
     """Why calls through this connection are refused now (switched-off type, disabled), or None."""
     found = policy.connection_unusable_reason(connection)
     return found[1] if found else None
-
-
-def connection_secrets(connection: Connection) -> list[str]:
-    """Every secret value of the connection's credentials, with derived forms (Basic auth)."""
-    return list(credentials.connection_secrets(connection))
-
-
-def apply_credentials(*, connection: Connection, security, request) -> list[str]:
-    """Put the connection's action credentials on ``request`` (the request builder's
-    ``HttpRequest``); answers every secret of the connection, to redact."""
-    outgoing = credentials.OutgoingRequest(
-        method=request.method, url=request.url, headers=request.headers, cookies=request.cookies, body=request.body
-    )
-    used = credentials.apply_action_credentials(connection=connection, security=security, request=outgoing)
-    request.url = outgoing.url
-    for name, value in outgoing.query:
-        request.add_query(name, value)
-    # Kept for a refresh after a 401: which token versions this request carried.
-    request.token_versions = dict(outgoing.token_versions)
-    return sorted({*used, *connection_secrets(connection)}, key=len, reverse=True)
-
-
-def refresh_after_unauthorised(request) -> bool:
-    """After a 401: refresh the OAuth2 tokens the request used; True when a retry may succeed."""
-    if not getattr(request, "token_versions", None):
-        return False
-    return oauth.credentials_refresh_after_unauthorised(request=request)
-
-
-def redact(value, secrets: list[str]):
-    """``value`` (str, bytes, dict or list) with every secret replaced, longest first."""
-    return credentials.redact(value, [*secrets, *(quote(s, safe="") for s in secrets if s)])

@@ -13,7 +13,6 @@ while others wait.
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import json
 import logging
@@ -22,7 +21,7 @@ import socket
 import time
 from datetime import timedelta
 from functools import lru_cache
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -34,6 +33,7 @@ from jsonschema import Draft202012Validator
 
 from audit.services import audit_record
 from connections.models import Connection
+from connections.secrets import call_secrets, credentials_apply, redact, tokens_refresh_after_unauthorised
 from connectors.models import Operation
 from connectors.openapi.request import HttpRequest, RequestBuildError, build_request
 from integrations_platform import jsondepth, outgoing
@@ -124,44 +124,42 @@ def _idempotency_header(request: HttpRequest) -> str | None:
     return None
 
 
+def _build_message(errors: dict) -> str:
+    """The headline of a refused build: where the call would go is the administrator's to fix."""
+    for key in ("server", "base_url"):
+        if errors.get(key):
+            first = str(errors[key][0])
+            return f"The call cannot be made: {first[:1].lower()}{first[1:]}."
+    if any(key.startswith("headers.") for key in errors):
+        return "The call cannot be made: a header of the connection's credentials is not valid."
+    return "The arguments cannot make a safe request."
+
+
 def request_build(*, invocation: Invocation) -> tuple[HttpRequest, list[str]]:
-    """The request of an invocation with its credentials, and the secret values to redact."""
+    """The request of an invocation with its credentials, and every secret form to redact (and to
+    keep from following a redirect to another origin)."""
     operation, connection = invocation.operation, invocation.connection
     connector = connection.connector
-    variables = {**adapters_variables(connector.variables), **adapters_variables(connection.variables)}
+    call = call_secrets(connection=connection, security=operation.security)
     try:
         request = build_request(
             method=operation.method,
             path=operation.path,
             base_url=connector.base_url,
             servers=operation.servers,
-            variables=variables,
+            approved_origins=connector.approved_origins,
+            variables=call.variables,
+            header_templates=call.header_templates,
             parameters=operation.parameters,
             request_body=operation.request_body,
             arguments=invocation.arguments,
         )
     except RequestBuildError as exc:
-        raise ApplicationError("The arguments cannot make a safe request.", field_errors=exc.errors) from exc
+        errors = redact(exc.errors, call.forms)
+        raise ApplicationError(redact(_build_message(errors), call.forms), field_errors=errors) from exc
     if invocation.idempotency_key and request.method not in SAFE_METHODS and not _idempotency_header(request):
         request.headers["Idempotency-Key"] = str(invocation.pk)
-    secrets = adapters.apply_credentials(connection=connection, security=operation.security, request=request)
-    return request, _secret_forms(secrets)
-
-
-def adapters_variables(variables) -> dict[str, str]:
-    from connectors.openapi.request import variables_as_dict
-
-    return variables_as_dict(variables)
-
-
-def _secret_forms(secrets) -> list[str]:
-    """Each secret as it may appear: as is, URL-encoded, and in JSON strings."""
-    forms: set[str] = set()
-    for secret in secrets or []:
-        if not secret:
-            continue
-        forms.update({secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]})
-    return sorted(forms, key=len, reverse=True)
+    return request, credentials_apply(call=call, request=request)
 
 
 def _body_for_record(body: bytes | None, content_type: str | None, secrets: list[str], limit: int):
@@ -170,15 +168,15 @@ def _body_for_record(body: bytes | None, content_type: str | None, secrets: list
     text = body[:limit].decode("utf-8", "replace")
     if content_type and "json" in content_type:
         try:
-            return adapters.redact(json.loads(text), secrets)
+            return redact(json.loads(text), secrets)
         except ValueError:
             pass
-    return adapters.redact(text, secrets)
+    return redact(text, secrets, cut=len(body) > limit)
 
 
 def request_preview(request: HttpRequest, secrets: list[str]) -> dict:
     parts = urlsplit(request.url)
-    return adapters.redact(
+    return redact(
         {
             "method": request.method,
             "url": request.url,
@@ -550,11 +548,11 @@ def _result(response: outgoing.OutgoingResponse, secrets: list[str], timings: di
                 body = text
         else:
             body = text
-    return adapters.redact(
+    record = redact(
         {
             "status_code": response.status,
             "headers": headers,
-            "body": body,
+            "body": None,
             "body_kind": kind,
             "truncated": response.truncated,
             "url": response.url,
@@ -563,10 +561,19 @@ def _result(response: outgoing.OutgoingResponse, secrets: list[str], timings: di
         },
         secrets,
     )
+    # The body on its own: cut at the size limit, it may end in the middle of a secret.
+    record["body"] = redact(body, secrets, cut=response.truncated)
+    return record
 
 
-def _excerpt(response: outgoing.OutgoingResponse, secrets: list[str]) -> str:
-    return adapters.redact(response.body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS], secrets)
+def _excerpt(result: dict) -> str:
+    """The start of the body as stored in ``result``: redacted whole before it is cut, so that a cut
+    can never halve a secret, and redacted once."""
+    body = result.get("body")
+    if body is None:
+        return ""
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return text[:EXCERPT_CHARS]
 
 
 def _finish(invocation_id, *, status, attempt=None, **fields) -> bool:
@@ -676,9 +683,8 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
         attempt.error_kind = error.kind if error else ("upstream_http" if response.status >= 400 else "")
         attempt_fields = ["finished_at", "duration_ms", "status_code", "error_kind"]
 
-        if response is not None and response.status == 401 and not refreshed and adapters.refresh_after_unauthorised(
-            request
-        ):
+        unauthorised = response is not None and response.status == 401 and not refreshed
+        if unauthorised and tokens_refresh_after_unauthorised(request):
             # The upstream refused the token before acting: refresh it (once, under a lock shared by
             # all workers) and send the call again with the new one.
             refreshed = True
@@ -721,7 +727,7 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
                 invocation_id,
                 attempt=(attempt, attempt_fields),
                 status=S.FAILED,
-                error={"kind": error.kind, "message": adapters.redact(message, secrets)},
+                error={"kind": error.kind, "message": redact(message, secrets)},
                 result={"timings": timings},
             )
             if error.kind != "blocked_address":
@@ -739,7 +745,7 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
                     "message": f"The upstream answered {response.status}"
                     + (f" after {attempt_no} attempts." if attempt_no > 1 else "."),
                     "status": response.status,
-                    "excerpt": _excerpt(response, secrets),
+                    "excerpt": _excerpt(result),
                 },
             )
             _notify_later(invocation_id)
@@ -802,6 +808,3 @@ def invocation_notify_failure(*, invocation_id) -> list[str]:
             log.warning("Error notification webhook for connection %s failed: %s", connection.pk, exc.kind)
     return sent
 
-
-def basic_auth_form(username: str, password: str) -> str:
-    return base64.b64encode(f"{username}:{password}".encode()).decode()

@@ -1,9 +1,16 @@
 """Reads and decisions of the Confirmations and History pages, through the invocations app's
-selectors and services. Every read takes the asking user: another user's invocation is not found."""
+selectors and services. Every read takes the asking user: another user's invocation is not found.
+
+What a page shows of a call (request, result, error) was redacted when it was stored; the pages
+redact it again with the connection's current secret forms (``secret_forms`` on the invocation,
+also given to ``pretty_json``), so that a row stored before a fix, or text a page decodes, can never
+show a secret."""
 
 from __future__ import annotations
 
 from django.http import Http404
+
+from connections import secrets
 
 FINAL_STATUSES = {"succeeded", "failed", "rejected", "expired", "cancelled"}
 HISTORY_PAGE_SIZE = 50
@@ -26,10 +33,27 @@ def pending_count(*, user) -> int:
     return invocation_list(user=user, status=AWAITING).count()
 
 
+def for_display(invocation, forms_by_connection: dict | None = None):
+    """The invocation with what a page shows of it redacted again (in memory, never saved)."""
+    cache = {} if forms_by_connection is None else forms_by_connection
+    if invocation.connection_id not in cache:
+        cache[invocation.connection_id] = secrets.connection_secret_forms(invocation.connection)
+    forms = cache[invocation.connection_id]
+    invocation.secret_forms = forms
+    for name in ("request_preview", "result", "error"):
+        setattr(invocation, name, secrets.redact(getattr(invocation, name), forms))
+    return invocation
+
+
 def confirmation_list(*, user):
     from invocations.selectors import invocation_list
 
     return invocation_list(user=user, status=AWAITING).select_related("connection__connector")
+
+
+def confirmations_for_display(*, user) -> list:
+    cache: dict = {}
+    return [for_display(invocation, cache) for invocation in confirmation_list(user=user)]
 
 
 def history_list(*, user, status=None, connection_id=None, since=None, until=None):
@@ -45,7 +69,7 @@ def invocation_get(*, user, pk):
     from invocations.selectors import invocation_get as get
 
     try:
-        return get(user=user, invocation_id=pk)
+        return for_display(get(user=user, invocation_id=pk))
     except Http404:
         return None
 

@@ -180,7 +180,7 @@ def tool_detail(request, name: str):
 def confirmations(request):
     from portal import invocation_pages
 
-    pending = list(invocation_pages.confirmation_list(user=request.user))
+    pending = invocation_pages.confirmations_for_display(user=request.user)
     return render(
         request,
         "portal/confirmations.html",

@@ -122,6 +122,7 @@ class ConnectorSerializer(serializers.ModelSerializer):
             "icon_url",
             "enabled",
             "connection_variables",
+            "approved_origins",
             "auth_scheme_configs",
             "current_version",
             "versions",
@@ -144,6 +145,10 @@ class ConnectorSerializer(serializers.ModelSerializer):
             "created_at": {"help_text": "When it was created."},
             "protocol_type": {"help_text": "Always http."},
             "enabled": {"help_text": "Switched off, it is hidden from designers and assistants."},
+            "approved_origins": {
+                "help_text": "Origins (scheme://host[:port]) other than the base URL's that methods of the schema "
+                "may call, as approved by an administrator."
+            },
             "service_settings": {"help_text": "Settings of a catalog service; {} for custom connectors."},
             "updated_at": {
                 "help_text": "Moves when the connector or any child (version, auth scheme, variable) changes."
@@ -220,6 +225,12 @@ class ConnectorUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="Replaces the default connection variables, and overwrites the variables of every connection.",
     )
+    approved_origins = serializers.ListField(
+        child=StrictCharField(max_length=2000),
+        required=False,
+        help_text="Replaces the approved server origins (scheme://host[:port] each): methods whose schema server "
+        "is on such an origin may be called there. The import lists every origin that needs approval.",
+    )
 
 
 class SchemaImportSerializer(serializers.Serializer):
@@ -276,7 +287,10 @@ class OperationSerializer(serializers.ModelSerializer):
             "summary": {"help_text": "Short summary from the schema."},
             "description": {"help_text": "Description from the schema."},
             "deprecated": {"help_text": "Marked deprecated in the schema."},
-            "servers": {"help_text": "Server URLs the schema gives for this method only."},
+            "servers": {
+                "help_text": "Servers the schema gives for this method only: {url, document_path} on the document's "
+                "origin (mapped onto the base URL), {url, origin} on another origin (used once approved)."
+            },
             "name": {"help_text": "Stable tool name, unique within the connector: ^[A-Za-z0-9_-]{1,64}$."},
             "tag": {"help_text": "The first tag of the method."},
             "input_schema": {"help_text": "JSON Schema (2020-12) of the arguments."},

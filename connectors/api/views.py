@@ -49,6 +49,7 @@ PATCH_FIELDS = {
     "enabled": "enabled",
     "auth_scheme_config_ids": "auth_scheme_config_ids",
     "connection_variables": "variables",
+    "approved_origins": "approved_origins",
 }
 READ_ONLY_FIELDS = frozenset(ConnectorSerializer.Meta.fields) | {"integration_type", "versions", "variables"}
 

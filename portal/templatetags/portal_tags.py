@@ -2,6 +2,8 @@ import json
 
 from django import template
 
+from connections import secrets
+
 register = template.Library()
 
 
@@ -20,16 +22,18 @@ def pending_confirmation_count(context) -> int:
 
 
 @register.filter
-def pretty_json(value) -> str:
-    """JSON, indented, for a <pre> (escaped by the template as any text)."""
+def pretty_json(value, forms=None) -> str:
+    """JSON, indented, for a <pre> (escaped by the template as any text). Text holding JSON is
+    decoded first, so what a secret's escapes decode to is redacted again, with ``forms`` (the
+    connection's secret forms, when the page has them), before it is printed."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            return value
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+            return secrets.redact(value, forms or ())
+    return json.dumps(secrets.redact(value, forms or ()), indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
 @register.filter

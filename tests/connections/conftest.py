@@ -172,3 +172,40 @@ def credential_specs() -> list[dict]:
             "secret": {"headers": {"X-Tenant-Token": SECRETS["header_value"]}},
         },
     ]
+
+
+def prepare_call(connection, *, method="GET", path="", security=None, query=(), headers=None, body=None):
+    """The request the platform makes for ``connection``, built as the invocation worker builds it
+    (the request builder fills every variable in one pass; the secrets module applies credentials),
+    answering (request, secret forms). ``query``, ``headers`` and ``body`` stand for arguments."""
+    from connections import secrets
+    from connectors.openapi.request import build_request
+
+    call = secrets.call_secrets(connection=connection, security=security)
+    request = build_request(
+        method=method,
+        path=path,
+        servers=None,
+        base_url=connection.connector.base_url,
+        approved_origins=connection.connector.approved_origins,
+        variables=call.variables,
+        header_templates=call.header_templates,
+        arguments={},
+    )
+    for name, value in query:
+        request.add_query(name, value)
+    for name, value in (headers or {}).items():
+        request.headers.setdefault(name, value)
+    request.body = body
+    # Credentials go on last: a webhook signature covers the final body.
+    return request, secrets.credentials_apply(call=call, request=request)
+
+
+def send_call(request):
+    """Send a prepared request straight to the local test server (no redirects followed)."""
+    import requests
+
+    return requests.request(
+        request.method, request.url, headers=request.all_headers(), data=request.body, timeout=(5, 10),
+        allow_redirects=False,
+    )

@@ -10,20 +10,19 @@ import json
 from urllib.parse import quote
 
 import pytest
-import requests
 from django.utils import timezone
 
 from connections import services
 from connections.catalog import CATALOG
-from connections.credentials import OutgoingRequest, apply_action_credentials, connection_base_url
 from connectors.models import IntegrationType
 from integrations_platform.errors import ApplicationError
+from tests.connections.conftest import prepare_call, send_call
 
 pytestmark = pytest.mark.django_db
 
 
 def call(connection, operation_name, *, path=None, query=(), json_body=None, raw=None, content_type=None):
-    """A minimal request builder for these tests (the invocation worker has the real one)."""
+    """The operation's request with these values, built and authenticated as the platform does it."""
     operation = connection.connector.operations.get(name=operation_name)
     url_path = operation.path
     for key, value in (path or {}).items():
@@ -36,12 +35,11 @@ def call(connection, operation_name, *, path=None, query=(), json_body=None, raw
     elif raw is not None:
         body = raw
         headers["Content-Type"] = content_type or "application/octet-stream"
-    request = OutgoingRequest(
-        operation.method, connection_base_url(connection).rstrip("/") + url_path, headers=headers,
-        query=list(query), body=body,
+    request, _forms = prepare_call(
+        connection, method=operation.method, path=url_path, security=operation.security, query=query,
+        headers=headers, body=body,
     )
-    apply_action_credentials(connection=connection, security=operation.security, request=request)
-    return requests.request(**request.requests_kwargs(), timeout=(5, 10), allow_redirects=False)
+    return send_call(request)
 
 
 def _make(org, admin, key, settings, secret, config=None, name=None):

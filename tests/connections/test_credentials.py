@@ -6,28 +6,18 @@ import hmac
 import json
 
 import pytest
-import requests
 
 from connections import services
-from connections.credentials import (
-    REDACTED,
-    CredentialsNotSatisfied,
-    OutgoingRequest,
-    apply_action_credentials,
-    connection_secrets,
-    redact,
-    webhook_signature_verify,
-)
+from connections.credentials import CredentialsNotSatisfied, webhook_signature_verify
+from connections.secrets import REDACTED, connection_secret_forms, redact
 from connectors.models import AuthSchemeConfig
-from tests.connections.conftest import SECRETS, credential_specs, make_connector
+from connectors.openapi.request import RequestBuildError
+from tests.connections.conftest import SECRETS, credential_specs, make_connector, prepare_call
+from tests.connections.conftest import send_call as _send
 
 pytestmark = pytest.mark.django_db
 
 Kind = AuthSchemeConfig.Kind
-
-
-def _send(request: OutgoingRequest) -> requests.Response:
-    return requests.request(**request.requests_kwargs(), timeout=(5, 10), allow_redirects=False)
 
 
 def _connection(org, admin, connector, action=(), trigger=(), name="c"):
@@ -47,8 +37,7 @@ def test_api_key_in_header_query_cookie(org, platform_admin, echo_server, where)
     spec = {"name": "k", "kind": "api_key", "config": {"in": where, "name": "api_key", "prefix": "Token"},
             "secret": {"key": SECRETS["api_key"]}}
     connection = _connection(org, platform_admin, connector, [spec])
-    request = OutgoingRequest("GET", echo_server.url + "/items")
-    redactions = apply_action_credentials(connection=connection, security=None, request=request)
+    request, redactions = prepare_call(connection, path="/items")
     _send(request)
     got = echo_server.last
     value = f"Token {SECRETS['api_key']}"
@@ -66,8 +55,7 @@ def test_basic_bearer_custom_headers_in_order(org, platform_admin, echo_server):
     connection = _connection(
         org, platform_admin, connector, [_spec("Basic"), _spec("API key"), _spec("Extra headers")]
     )
-    request = OutgoingRequest("GET", echo_server.url + "/x")
-    redactions = apply_action_credentials(connection=connection, security=None, request=request)
+    request, redactions = prepare_call(connection, path="/x")
     _send(request)
     headers = echo_server.last["headers"]
     expected = base64.b64encode(f"svc-user:{SECRETS['password']}".encode()).decode()
@@ -83,8 +71,7 @@ def test_basic_bearer_custom_headers_in_order(org, platform_admin, echo_server):
         connector=connector, organisation=org, name="c2", created_by=platform_admin,
         action_credentials=[{"ref": basic.pk}, {"create": _spec("Bearer")}],
     )
-    request = OutgoingRequest("GET", echo_server.url + "/x")
-    apply_action_credentials(connection=connection2, security=None, request=request)
+    request, _ = prepare_call(connection2, path="/x")
     _send(request)
     assert echo_server.last["headers"]["Authorization"] == f"Bearer {SECRETS['token']}"
 
@@ -93,9 +80,9 @@ def test_webhook_signature_over_final_body(org, platform_admin, echo_server):
     connector = make_connector(org, base_url=echo_server.url)
     connection = _connection(org, platform_admin, connector, [_spec("Hook")], trigger=[])
     body = json.dumps({"event": "created"}).encode()
-    request = OutgoingRequest("POST", echo_server.url + "/hook", headers={"Content-Type": "application/json"},
-                              body=body)
-    apply_action_credentials(connection=connection, security=None, request=request)
+    request, _ = prepare_call(
+        connection, method="POST", path="/hook", headers={"Content-Type": "application/json"}, body=body
+    )
     _send(request)
     got = echo_server.last
     expected = hmac.new(SECRETS["signing_secret"].encode(), got["body"].encode(), hashlib.sha256).hexdigest()
@@ -109,18 +96,37 @@ def test_connection_string_and_variables_substituted(org, platform_admin, echo_s
     connector = make_connector(
         org, base_url=echo_server.url + "/{tenant}", variables=[{"name": "tenant", "value": "acme"}]
     )
-    connection = _connection(org, platform_admin, connector, [_spec("DB")])
-    request = OutgoingRequest(
-        "GET", echo_server.url + "/{tenant}/q?x={tenant}", headers={"X-DSN": "{dsn}", "X-Unknown": "{nope}"}
-    )
-    redactions = apply_action_credentials(connection=connection, security=None, request=request)
+    headers = {"name": "Headers", "kind": "custom_headers", "config": {},
+               "secret": {"headers": {"X-DSN": "{dsn}", "X-Tenant": "t-{tenant}"}}}
+    connection = _connection(org, platform_admin, connector, [_spec("DB"), headers])
+    request, redactions = prepare_call(connection, path="/q", query=[("x", "{tenant}")])
     _send(request)
     got = echo_server.last
     assert got["path"] == "/acme/q"
     assert got["query"] == [("x", "{tenant}")]  # query values come from arguments: not substituted
     assert got["headers"]["X-DSN"] == SECRETS["connection_string"]
-    assert got["headers"]["X-Unknown"] == "{nope}"
+    assert got["headers"]["X-Tenant"] == "t-acme"
     assert SECRETS["connection_string"] in redactions
+
+
+def test_one_set_of_rules_for_variables_in_headers(org, platform_admin, echo_server):
+    """A custom header naming an unknown variable, or a value with a line break, is refused by the
+    same rules as the URL (there is one substitution, in the request builder)."""
+    connector = make_connector(
+        org, base_url=echo_server.url, variables=[{"name": "tenant", "value": "acme"}]
+    )
+    unknown = {"name": "H1", "kind": "custom_headers", "config": {}, "secret": {"headers": {"X-A": "{nope}"}}}
+    connection = _connection(org, platform_admin, connector, [unknown])
+    with pytest.raises(RequestBuildError) as info:
+        prepare_call(connection, path="/q")
+    assert info.value.errors == {"headers.X-A": ["a variable the header names has no value"]}
+    templated = {"name": "H2", "kind": "custom_headers", "config": {}, "secret": {"headers": {"X-T": "{tenant}"}}}
+    connection2 = _connection(org, platform_admin, connector, [templated], name="c2")
+    connection2.variables = [{"name": "tenant", "value": "acme\r\nX-Injected: 1"}]
+    with pytest.raises(RequestBuildError) as info:
+        prepare_call(connection2, path="/q")
+    assert "line breaks" in info.value.errors["headers.X-T"][0]
+    assert echo_server.requests == []
 
 
 def test_security_requirements_choose_first_satisfied_alternative(org, platform_admin, echo_server):
@@ -136,22 +142,19 @@ def test_security_requirements_choose_first_satisfied_alternative(org, platform_
         org, platform_admin, connector, [_spec("Basic"), _spec("API key"), _spec("Extra headers")]
     )
     # OAuth alternative unsatisfied -> ApiKeyAuth alone; custom headers always apply.
-    request = OutgoingRequest("GET", echo_server.url)
-    apply_action_credentials(connection=connection, security=[{"OAuth": []}, {"ApiKeyAuth": []}], request=request)
+    request, _ = prepare_call(connection, security=[{"OAuth": []}, {"ApiKeyAuth": []}])
     assert "Authorization" not in request.headers
     assert request.headers["X-API-Key"] == SECRETS["api_key"]
     assert request.headers["X-Tenant-Token"] == SECRETS["header_value"]
     # Both schemes of one alternative.
-    request = OutgoingRequest("GET", echo_server.url)
-    apply_action_credentials(connection=connection, security=[{"ApiKeyAuth": [], "BasicAuth": []}], request=request)
+    request, _ = prepare_call(connection, security=[{"ApiKeyAuth": [], "BasicAuth": []}])
     assert request.headers["Authorization"].startswith("Basic ") and "X-API-Key" in request.headers
     # security: [] means none (custom headers still apply).
-    request = OutgoingRequest("GET", echo_server.url)
-    apply_action_credentials(connection=connection, security=[], request=request)
+    request, _ = prepare_call(connection, security=[])
     assert set(request.headers) == {"X-Tenant-Token"}
     # Nothing satisfies: a clear error naming the requirement, no secret.
     with pytest.raises(CredentialsNotSatisfied) as exc:
-        apply_action_credentials(connection=connection, security=[{"OAuth": ["read"]}], request=request)
+        prepare_call(connection, security=[{"OAuth": ["read"]}])
     assert "OAuth" in exc.value.message
 
 
@@ -159,7 +162,7 @@ def test_connection_secrets_and_redact_cover_encoded_forms(org, platform_admin, 
     connection = _connection(
         org, platform_admin, connector, [_spec("Basic"), _spec("API key")], trigger=[_spec("Hook")]
     )
-    secrets = connection_secrets(connection)
+    secrets = connection_secret_forms(connection)
     basic = base64.b64encode(f"svc-user:{SECRETS['password']}".encode()).decode()
     for value in (SECRETS["password"], SECRETS["api_key"], SECRETS["signing_secret"], basic):
         assert value in secrets

@@ -10,10 +10,9 @@ from django.db import connections as db_connections
 from django.utils import timezone
 
 from connections import oauth, services
-from connections.credentials import OutgoingRequest, apply_action_credentials
 from connections.models import Connection, Credential
 from integrations_platform.errors import ApplicationError
-from tests.connections.conftest import SECRETS, make_connector
+from tests.connections.conftest import SECRETS, make_connector, prepare_call, send_call
 from tests.connections.oauth_server import OAuthTestServer
 from tests.factories import make_user
 
@@ -63,9 +62,9 @@ def _connection_with(org, admin, credential, name="c"):
 
 
 def _call(server, connection):
-    request = OutgoingRequest("GET", server.url + "/resource")
-    apply_action_credentials(connection=connection, security=None, request=request)
-    return request, requests.request(**request.requests_kwargs(), timeout=10)
+    connection.connector.base_url = server.url
+    request, _forms = prepare_call(connection, path="/resource")
+    return request, send_call(request)
 
 
 @pytest.mark.django_db
