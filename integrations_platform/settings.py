@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request whose database connection died runs once more if it wrote nothing, else 503.
+    "integrations_platform.db.DatabaseFaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -312,15 +314,38 @@ INVOCATION_RETRY_MAX_DELAY = env.float("INVOCATION_RETRY_MAX_DELAY", default=30.
 INVOCATION_RETRY_AFTER_CAP = env.float("INVOCATION_RETRY_AFTER_CAP", default=60.0)
 # Delays up to this are slept in the task; longer ones re-enqueue the task with a countdown.
 INVOCATION_RETRY_INLINE_MAX = env.float("INVOCATION_RETRY_INLINE_MAX", default=1.0)
-# A running invocation's lease: connect + 2 x read timeout + this margin (seconds).
+# A running invocation's lease (seconds), renewed every INVOCATION_LEASE_RENEW_EVERY by its worker
+# process while the call is in flight, up to connect + 2 x read timeout + INVOCATION_LEASE_MARGIN.
+# The recovery check runs every INVOCATION_RECOVER_EVERY: a killed worker's calls are re-queued
+# (repeatable) or failed (the rest) at most lease + interval = 40 s after the kill.
+INVOCATION_LEASE_SECONDS = env.float("INVOCATION_LEASE_SECONDS", default=30)
+INVOCATION_LEASE_RENEW_EVERY = env.float("INVOCATION_LEASE_RENEW_EVERY", default=10)
 INVOCATION_LEASE_MARGIN = env.int("INVOCATION_LEASE_MARGIN", default=30)
-# A queued call still waiting after this many seconds gets its task sent again (lost message).
-INVOCATION_QUEUED_RESEND_AFTER = env.int("INVOCATION_QUEUED_RESEND_AFTER", default=300)
+INVOCATION_RECOVER_EVERY = env.float("INVOCATION_RECOVER_EVERY", default=10)
+# The outbox (integrations_platform/outbox.py): the dispatcher runs every INVOCATION_DISPATCH_EVERY
+# and sends again the task of each call still queued and unclaimed OUTBOX_DISPATCH_AFTER seconds
+# after it was queued (the send after commit failed, or Redis lost the message), then after as long
+# as it has waited, at most OUTBOX_DISPATCH_MAX_DELAY.
+INVOCATION_DISPATCH_EVERY = env.float("INVOCATION_DISPATCH_EVERY", default=2)
+OUTBOX_DISPATCH_AFTER = env.float("OUTBOX_DISPATCH_AFTER", default=5)
+OUTBOX_DISPATCH_MAX_DELAY = env.float("OUTBOX_DISPATCH_MAX_DELAY", default=60)
 OUTGOING_MAX_REDIRECTS = env.int("OUTGOING_MAX_REDIRECTS", default=5)
+# Each periodic task expires after one interval: a busy worker never works through a pile of them.
 CELERY_BEAT_SCHEDULE.update(
     {
-        "invocations-expire-unconfirmed": {"task": "invocations.expire_unconfirmed", "schedule": 60.0},
-        "invocations-recover-lost": {"task": "invocations.recover_lost", "schedule": 60.0},
+        "invocations-expire-unconfirmed": {
+            "task": "invocations.expire_unconfirmed", "schedule": 60.0, "options": {"expires": 60.0},
+        },
+        "invocations-recover-lost": {
+            "task": "invocations.recover_lost",
+            "schedule": INVOCATION_RECOVER_EVERY,
+            "options": {"expires": INVOCATION_RECOVER_EVERY},
+        },
+        "invocations-dispatch": {
+            "task": "invocations.dispatch",
+            "schedule": INVOCATION_DISPATCH_EVERY,
+            "options": {"expires": INVOCATION_DISPATCH_EVERY},
+        },
     }
 )
 # With PostgreSQL, DB_POOL_MAX_SIZE > 0 uses psycopg's connection pool (Django 5.1+): a thread gives
@@ -329,10 +354,12 @@ CELERY_BEAT_SCHEDULE.update(
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # With a pool, CONN_HEALTH_CHECKS makes every checkout a round trip (psycopg's check_connection),
-    # and a call checks out several times (it gives the connection back while it waits). The pool
-    # throws away connections that come back broken and renews them after max_lifetime instead.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECKS", default=False)
+    # With a pool, CONN_HEALTH_CHECKS makes Django give the pool psycopg's check_connection: each
+    # checkout is checked (one round trip), so a connection killed by a database restart is dropped
+    # and replaced at once instead of being handed out. Without it, each process kept handing out
+    # dead connections for minutes. DB_POOL_CHECKS=false saves the round trip where nothing kills
+    # connections.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECKS", default=True)
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": DB_POOL_MAX_SIZE,

@@ -89,7 +89,9 @@ class _Listener:
         while True:
             pubsub = None
             try:
-                client = redis.Redis.from_url(self.url, socket_keepalive=True, health_check_interval=30)
+                # TCP keep-alive notices a vanished server; a Unix socket is closed by the kernel.
+                options = {} if self.url.startswith("unix://") else {"socket_keepalive": True}
+                client = redis.Redis.from_url(self.url, health_check_interval=30, **options)
                 pubsub = client.pubsub()
                 pubsub.psubscribe(PATTERN)
                 for message in pubsub.listen():
