@@ -255,6 +255,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker whose Redis went away keeps trying to reconnect instead of exiting after 100 tries.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Calls in flight when Redis goes away finish (their rows hold their state); not cancelled.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # A web request sending a task waits at most about a second for a Redis that is down; the outbox
 # (integrations_platform/outbox.py) sends it again later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
