@@ -96,11 +96,16 @@ def retrying(function, *, attempts: int = 3, pause: float = 0.5):
 
 def unavailable_response(request) -> HttpResponse:
     if request.path.startswith("/api/") or "json" in request.META.get("HTTP_ACCEPT", ""):
-        body = {"message": "The database connection was lost; nothing was saved. Try again.", "errors": {}}
+        body = {
+            "message": "The database connection was lost in the middle of this request; its changes were not saved."
+            " Try again.",
+            "errors": {},
+        }
         response = HttpResponse(json.dumps(body), status=503, content_type="application/json")
     else:
         response = HttpResponse(
-            "<h1>Service briefly unavailable</h1><p>The database connection was lost. Try again.</p>",
+            "<h1>Service briefly unavailable</h1><p>The database connection was lost in the middle of this"
+            " request; its changes were not saved. Try again.</p>",
             status=503,
             content_type="text/html; charset=utf-8",
         )

@@ -221,6 +221,7 @@ class Load:
     created: dict = field(default_factory=dict)  # invocation id -> (method, path)
     errors: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def _one(self, session: requests.Session, n: int) -> None:
         method = "GET" if n % 2 else "POST"
@@ -252,7 +253,7 @@ class Load:
 
         def client():
             session = requests.Session()
-            while True:
+            while not self.stopping.is_set():
                 with lock:
                     n = next(numbers, None)
                 if n is None:

@@ -23,10 +23,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 GUARD = 120  # seconds: a hang fails the drill instead of the suite
 
 
-def wait_for(predicate, timeout: float = GUARD) -> None:
+def wait_for(predicate, timeout: float = GUARD, *, detail=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, "the drill's load never got going"
+        assert time.monotonic() < deadline, f"the drill's load never got going\n{detail()}"
         time.sleep(0.05)
 
 
@@ -88,8 +88,11 @@ def test_postgresql_backends_terminated_mid_load(drill, counting_upstream):
     load = Load(stack.base_url, **args)
     thread = run(load, total=60, clients=6)
     killed = 0
-    for _ in range(3):
-        wait_for(lambda n=killed: counting_upstream.total() >= 8 * (n + 1))
+    for round_ in range(1, 4):
+        wait_for(
+            lambda n=round_: counting_upstream.total() >= 8 * n,
+            detail=lambda: as_json(outcome(load, counting_upstream)) + stack.logs(),
+        )
         killed += terminate_database_backends()
     thread.join(GUARD)
     result = check(load, counting_upstream, stack, allow_503=True)
