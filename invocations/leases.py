@@ -25,7 +25,8 @@ from django.utils import timezone
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_held: dict[str, float] = {}  # invocation id -> monotonic hard limit
+# invocation id -> (monotonic hard limit, the thread that claimed it)
+_held: dict[str, tuple[float, int]] = {}
 _thread: threading.Thread | None = None
 _thread_pid: int | None = None
 
@@ -39,24 +40,24 @@ def lease_until(now=None):
 
 
 @contextlib.contextmanager
-def hold(invocation_id, *, hard_limit: float):
-    """Renew the lease of ``invocation_id`` while the block runs, for at most ``hard_limit`` seconds."""
+def hold(invocation_id):
+    """While the block runs, renew the lease this thread :func:`extend`-ed for ``invocation_id``
+    (after claiming it); stop when it ends. A second message for the same call, skipped in another
+    thread of the same process, leaves the claimer's lease alone."""
     key = str(invocation_id)
-    with _lock:
-        _held[key] = time.monotonic() + hard_limit
-    _ensure_thread()
     try:
         yield
     finally:
         with _lock:
-            _held.pop(key, None)
+            if key in _held and _held[key][1] == threading.get_ident():
+                del _held[key]
 
 
 def extend(invocation_id, *, hard_limit: float) -> None:
-    """A new attempt starts: its hard limit counts from now."""
+    """This thread claimed the call, or starts a new attempt: renew its lease for ``hard_limit`` seconds."""
+    _ensure_thread()
     with _lock:
-        if str(invocation_id) in _held:
-            _held[str(invocation_id)] = time.monotonic() + hard_limit
+        _held[str(invocation_id)] = (time.monotonic() + hard_limit, threading.get_ident())
 
 
 def renew_once() -> int:
@@ -65,7 +66,7 @@ def renew_once() -> int:
 
     now = time.monotonic()
     with _lock:
-        ids = [key for key, limit in _held.items() if limit > now]
+        ids = [key for key, (limit, _) in _held.items() if limit > now]
     if not ids:
         return 0
     try:

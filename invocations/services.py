@@ -553,7 +553,7 @@ def _finish(invocation_id, *, status, attempt=None, **fields) -> bool:
 def invocation_execute(*, invocation_id, worker: str = "") -> str:
     """Run one queued invocation (the Celery task calls this). Answers what it did. While it runs,
     this process renews the row's lease (``leases.py``)."""
-    with leases.hold(invocation_id, hard_limit=leases.lease_seconds()):
+    with leases.hold(invocation_id):
         return _execute(invocation_id=invocation_id, worker=worker)
 
 

@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "worker-lost-test"
 
 
-def start_worker_process(upstream) -> subprocess.Popen:
-    env = child_env(VAR_DIR=str(settings.VAR_DIR), OUTGOING_ALLOWED_ADDRESSES=upstream.address)
+def start_worker_process(upstream, **extra_env: str) -> subprocess.Popen:
+    env = child_env(VAR_DIR=str(settings.VAR_DIR), OUTGOING_ALLOWED_ADDRESSES=upstream.address, **extra_env)
     return subprocess.Popen(
         [
             sys.executable,
