@@ -62,6 +62,7 @@ class _Listener:
         self.ready = threading.Event()
         self._waiters: dict[str, set[threading.Event]] = {}
         self._lock = threading.Lock()
+        self._lost = False
         self._thread = threading.Thread(target=self._run, name="invocation-signals", daemon=True)
         self._thread.start()
 
@@ -98,6 +99,7 @@ class _Listener:
                     kind = message.get("type")
                     if kind == "psubscribe":
                         self.ready.set()
+                        self._lost = False
                     elif kind == "pmessage":
                         name = message["channel"]
                         name = name.decode() if isinstance(name, bytes) else name
@@ -106,7 +108,11 @@ class _Listener:
                         for event in events:
                             event.set()
             except Exception as exc:  # Redis went away: waiters read the row until we are back
-                log.warning("Invocation signal listener lost Redis (%s); reconnecting.", type(exc).__name__)
+                # Said once per outage, not twice a second while Redis is away.
+                (log.debug if self._lost else log.warning)(
+                    "Invocation signal listener lost Redis (%s); reconnecting.", type(exc).__name__
+                )
+                self._lost = True
             finally:
                 self.ready.clear()
                 self._wake_all()
