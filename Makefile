@@ -1,4 +1,4 @@
-# make run:  set up and run the platform on embedded defaults (SQLite, filesystem broker) with demo data.
+# make run:  set up and run the platform on embedded defaults (SQLite, the platform's own Redis server) with demo data.
 # make test: set up and run the whole test suite.
 PYTHON ?= python3
 VENV := .venv

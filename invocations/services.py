@@ -36,9 +36,9 @@ from connections.models import Connection
 from connections.secrets import call_secrets, credentials_apply, redact, tokens_refresh_after_unauthorised
 from connectors.models import Operation
 from connectors.openapi.request import HttpRequest, RequestBuildError, build_request
-from integrations_platform import jsondepth, outgoing
+from integrations_platform import db, jsondepth, outbox, outgoing
 from integrations_platform.errors import ApplicationError
-from invocations import adapters, signals
+from invocations import adapters, leases, signals
 from invocations.models import Invocation, InvocationAttempt
 
 log = logging.getLogger(__name__)
@@ -323,6 +323,7 @@ def invocation_create(
         invocation.expires_at = now + timedelta(seconds=settings.INVOCATION_CONFIRMATION_TIMEOUT)
     else:
         invocation.queued_at = now
+        invocation.dispatch_at = outbox.first_dispatch_at(now)
     # The primary key is a fresh UUID and the one constraint (idempotency key per user) was looked up
     # above and is caught below as IntegrityError: no need for full_clean's extra uniqueness queries.
     invocation.full_clean(
@@ -368,12 +369,12 @@ def invocation_create(
 
 
 def _enqueue(invocation_id, countdown: float | None = None) -> None:
+    """Send the task after commit, through the outbox: a broker that is down is never the caller's
+    error; the row's ``dispatch_at`` (set with its state) has the dispatcher send it again."""
     from invocations.tasks import invocation_execute
 
-    if countdown:
-        transaction.on_commit(lambda: invocation_execute.apply_async((str(invocation_id),), countdown=countdown))
-    else:
-        transaction.on_commit(lambda: invocation_execute.delay(str(invocation_id)))
+    options = {"countdown": countdown} if countdown else {}
+    outbox.send_on_commit(invocation_execute, str(invocation_id), **options)
 
 
 def _decision_error(invocation: Invocation) -> ApplicationError:
@@ -399,7 +400,9 @@ def invocation_confirm(*, invocation: Invocation, user, rights=None) -> Invocati
     now = timezone.now()
     changed = Invocation.objects.filter(
         pk=invocation.pk, user=user, status=S.AWAITING_CONFIRMATION, expires_at__gt=now
-    ).update(status=S.QUEUED, decided_at=now, decided_by=user, queued_at=now)
+    ).update(
+        status=S.QUEUED, decided_at=now, decided_by=user, queued_at=now, dispatch_at=outbox.first_dispatch_at(now)
+    )
     invocation.refresh_from_db()
     if not changed:
         raise _decision_error(invocation)
@@ -443,26 +446,34 @@ def invocations_expire(*, now=None) -> int:
     return count
 
 
-def invocations_recover_lost(*, now=None) -> dict:
-    """``running`` rows whose lease ran out: re-queue the repeatable, fail the rest (worker lost).
-    ``queued`` rows that waited too long (their message lost before a worker took it, say a broker
-    restarted without persistence) get their task sent again: the conditional claim makes a
-    duplicate message harmless."""
+def invocations_dispatch(*, now=None) -> int:
+    """The outbox's dispatcher: send the task again for each ``queued`` row that no worker claimed
+    by its ``dispatch_at`` (its message was never sent, or Redis lost it). Answers how many."""
+    from invocations.tasks import invocation_execute
+
     now = now or timezone.now()
-    requeued = failed = resent = 0
-    stale = now - timedelta(seconds=_setting("INVOCATION_QUEUED_RESEND_AFTER", 300))
-    waiting = Invocation.objects.filter(status=S.QUEUED, queued_at__lt=stale).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=stale)
+    waiting = Invocation.objects.filter(status=S.QUEUED).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
-    for pk in list(waiting.values_list("pk", flat=True)[:1000]):
-        _enqueue(pk)
-        resent += 1
+    return outbox.redispatch(queryset=waiting, task=invocation_execute, since_field="queued_at", now=now)
+
+
+def invocations_recover_lost(*, now=None) -> dict:
+    """``running`` rows whose lease ran out (their worker stopped renewing it: killed, OOM, deploy):
+    re-queue the repeatable, fail the rest (worker lost)."""
+    now = now or timezone.now()
+    requeued = failed = 0
     lost = Invocation.objects.filter(status=S.RUNNING, lease_until__lt=now).values_list("pk", "repeatable")
     for pk, repeatable in list(lost):
         if repeatable:
             with transaction.atomic():
                 if Invocation.objects.filter(pk=pk, status=S.RUNNING, lease_until__lt=now).update(
-                    status=S.QUEUED, lease_until=None, worker="", next_attempt_at=None, queued_at=now
+                    status=S.QUEUED,
+                    lease_until=None,
+                    worker="",
+                    next_attempt_at=None,
+                    queued_at=now,
+                    dispatch_at=outbox.first_dispatch_at(now),
                 ):
                     InvocationAttempt.objects.filter(invocation_id=pk, finished_at__isnull=True).update(
                         finished_at=now, error_kind="worker_lost"
@@ -484,7 +495,7 @@ def invocations_recover_lost(*, now=None) -> dict:
                 failed += 1
                 signals.publish(pk)
                 _notify_later(pk)
-    return {"requeued": requeued, "failed": failed, "resent": resent}
+    return {"requeued": requeued, "failed": failed}
 
 
 # --- executing ------------------------------------------------------------------------------------
@@ -528,6 +539,7 @@ def retry_delay(*, attempt: int, policy: dict, retry_after: float | None) -> flo
 
 
 def _lease_seconds(connection: Connection) -> float:
+    """The longest a live attempt can take: the hard limit of its lease's renewals."""
     connect = connection.connect_timeout or settings.OUTGOING_CONNECT_TIMEOUT
     read = connection.read_timeout or settings.OUTGOING_READ_TIMEOUT
     return connect + 2 * read + _setting("INVOCATION_LEASE_MARGIN", 30)
@@ -577,22 +589,34 @@ def _excerpt(result: dict) -> str:
 
 
 def _finish(invocation_id, *, status, attempt=None, **fields) -> bool:
-    """The final state, with the last attempt's row (``(attempt, fields)``) in the same commit."""
-    now = timezone.now()
-    with transaction.atomic():
-        if attempt is not None:
-            attempt[0].save(update_fields=attempt[1])
-        changed = Invocation.objects.filter(pk=invocation_id, status=S.RUNNING).update(
-            status=status, finished_at=now, lease_until=None, **fields
-        )
-        if changed:
-            # Told once committed: a waiter woken earlier would still read the old state.
-            transaction.on_commit(lambda: signals.publish(invocation_id))
-    return bool(changed)
+    """The final state, with the last attempt's row (``(attempt, fields)``) in the same commit.
+    Tried again on a lost database connection: the UPDATE is conditional on ``running``, so a
+    second try after a commit whose answer was lost changes nothing."""
+
+    def write() -> bool:
+        now = timezone.now()
+        with transaction.atomic():
+            if attempt is not None:
+                attempt[0].save(update_fields=attempt[1])
+            changed = Invocation.objects.filter(pk=invocation_id, status=S.RUNNING).update(
+                status=status, finished_at=now, lease_until=None, **fields
+            )
+            if changed:
+                # Told once committed: a waiter woken earlier would still read the old state.
+                transaction.on_commit(lambda: signals.publish(invocation_id))
+        return bool(changed)
+
+    return db.retrying(write)
 
 
 def invocation_execute(*, invocation_id, worker: str = "") -> str:
-    """Run one queued invocation (the Celery task calls this). Answers what it did."""
+    """Run one queued invocation (the Celery task calls this). Answers what it did. While it runs,
+    this process renews the row's lease (``leases.py``)."""
+    with leases.hold(invocation_id):
+        return _execute(invocation_id=invocation_id, worker=worker)
+
+
+def _execute(*, invocation_id, worker: str) -> str:
     now = timezone.now()
     # One read for the row, its operation and its connection; one conditional UPDATE claims it, counts
     # the first attempt and sets started_at once (each round trip to the database is latency).
@@ -622,15 +646,17 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .update(
                 status=S.RUNNING,
-                lease_until=now + timedelta(seconds=_lease_seconds(connection)),
+                lease_until=leases.lease_until(now),
                 worker=(worker or socket.gethostname())[:200],
                 next_attempt_at=None,
+                dispatch_at=None,
                 started_at=Coalesce(F("started_at"), Value(now)),
                 attempts=F("attempts") + (0 if failure else 1),
             )
         )
         if not claimed:
             return "skipped"
+        leases.extend(invocation_id, hard_limit=_lease_seconds(connection))
         first_attempt = None
         if failure is None:
             first_attempt = InvocationAttempt.objects.create(
@@ -659,8 +685,9 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
                     invocation_id=invocation_id, number=attempt_no, started_at=started
                 )
                 Invocation.objects.filter(pk=invocation_id, status=S.RUNNING).update(
-                    attempts=attempt_no, lease_until=started + timedelta(seconds=_lease_seconds(connection))
+                    attempts=attempt_no, lease_until=leases.lease_until(started)
                 )
+            leases.extend(invocation_id, hard_limit=_lease_seconds(connection))
         t0 = time.monotonic()
         response = error = None
         release_db_connection()
@@ -705,10 +732,12 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
                 continue
             with transaction.atomic():
                 attempt.save(update_fields=attempt_fields)
+                next_attempt_at = timezone.now() + timedelta(seconds=delay)
                 if Invocation.objects.filter(pk=invocation_id, status=S.RUNNING).update(
                     status=S.QUEUED,
                     lease_until=None,
-                    next_attempt_at=timezone.now() + timedelta(seconds=delay),
+                    next_attempt_at=next_attempt_at,
+                    dispatch_at=outbox.first_dispatch_at(next_attempt_at),
                 ):
                     _enqueue(invocation_id, countdown=delay)
             return "retry_later"
@@ -760,7 +789,8 @@ def invocation_execute(*, invocation_id, worker: str = "") -> str:
 def _notify_later(invocation_id) -> None:
     from invocations.tasks import invocation_notify_failure
 
-    transaction.on_commit(lambda: invocation_notify_failure.delay(str(invocation_id)))
+    # Best effort: a notification lost with Redis is logged, the call's own state is already saved.
+    outbox.send_on_commit(invocation_notify_failure, str(invocation_id))
 
 
 def invocation_notify_failure(*, invocation_id) -> list[str]:

@@ -1,12 +1,12 @@
 """Telling a waiting API request that an invocation changed, and waiting for it.
 
-With Redis (``REDIS_URL``) the worker publishes on ``invocation:<id>``. Each web process holds ONE
-pattern subscription (``invocation:*``) on a listener thread, started on first use in that
-process, which wakes the waiting requests by id. A request therefore costs no Redis round trip and
-no new connection to wait (a per-request ``pubsub()`` opens and, on close, disconnects a fresh
-connection: connect, handshake and SUBSCRIBE on every call). Without Redis (SQLite and the
-filesystem broker), or while the listener is not subscribed, the waiting request reads the row's
-state with short sleeps that grow from 10 ms to 200 ms.
+The worker publishes on ``invocation:<id>`` in Redis (``REDIS_URL``, or the embedded server). Each
+web process holds ONE pattern subscription (``invocation:*``) on a listener thread, started on
+first use in that process, which wakes the waiting requests by id. A request therefore costs no
+Redis round trip and no new connection to wait (a per-request ``pubsub()`` opens and, on close,
+disconnects a fresh connection: connect, handshake and SUBSCRIBE on every call). While the listener
+is not subscribed (Redis restarting), the waiting request reads the row's state with short sleeps
+that grow from 10 ms to 200 ms.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ def _url() -> str:
 
 def _redis():
     global _pool
-    if not settings.REDIS_URL:
-        return None
     import redis
 
     with _pool_lock:
         if _pool is None or _pool.pid != os.getpid():
-            _pool = redis.ConnectionPool.from_url(_url(), max_connections=1000)
+            _pool = redis.ConnectionPool.from_url(
+                _url(), max_connections=1000, socket_timeout=2, socket_connect_timeout=2
+            )
     return redis.Redis(connection_pool=_pool)
 
 
@@ -48,8 +48,6 @@ def channel(invocation_id) -> str:
 
 def publish(invocation_id) -> None:
     client = _redis()
-    if client is None:
-        return
     # A lost signal only makes a waiter look again a little later.
     with contextlib.suppress(Exception):
         client.publish(channel(invocation_id), b"1")
@@ -64,6 +62,7 @@ class _Listener:
         self.ready = threading.Event()
         self._waiters: dict[str, set[threading.Event]] = {}
         self._lock = threading.Lock()
+        self._lost = False
         self._thread = threading.Thread(target=self._run, name="invocation-signals", daemon=True)
         self._thread.start()
 
@@ -91,13 +90,16 @@ class _Listener:
         while True:
             pubsub = None
             try:
-                client = redis.Redis.from_url(self.url, socket_keepalive=True, health_check_interval=30)
+                # TCP keep-alive notices a vanished server; a Unix socket is closed by the kernel.
+                options = {} if self.url.startswith("unix://") else {"socket_keepalive": True}
+                client = redis.Redis.from_url(self.url, health_check_interval=30, **options)
                 pubsub = client.pubsub()
                 pubsub.psubscribe(PATTERN)
                 for message in pubsub.listen():
                     kind = message.get("type")
                     if kind == "psubscribe":
                         self.ready.set()
+                        self._lost = False
                     elif kind == "pmessage":
                         name = message["channel"]
                         name = name.decode() if isinstance(name, bytes) else name
@@ -105,8 +107,12 @@ class _Listener:
                             events = list(self._waiters.get(name, ()))
                         for event in events:
                             event.set()
-            except Exception as exc:  # Redis went away: waiters poll until we are back
-                log.warning("Invocation signal listener lost Redis (%s); reconnecting.", type(exc).__name__)
+            except Exception as exc:  # Redis went away: waiters read the row until we are back
+                # Said once per outage, not twice a second while Redis is away.
+                (log.debug if self._lost else log.warning)(
+                    "Invocation signal listener lost Redis (%s); reconnecting.", type(exc).__name__
+                )
+                self._lost = True
             finally:
                 self.ready.clear()
                 self._wake_all()
@@ -116,10 +122,8 @@ class _Listener:
             time.sleep(0.5)
 
 
-def _get_listener() -> _Listener | None:
+def _get_listener() -> _Listener:
     global _listener
-    if not settings.REDIS_URL:
-        return None
     with _pool_lock:
         if _listener is None or _listener.pid != os.getpid():  # a forked web worker starts its own
             _listener = _Listener(_url())
@@ -134,7 +138,7 @@ def wait_until(invocation_id, done, timeout: float) -> None:
     """
     deadline = time.monotonic() + timeout
     listener = _get_listener()
-    if listener is not None and listener.ready.wait(min(timeout, 2.0)):
+    if listener.ready.wait(min(timeout, 2.0)):
         name, event = channel(invocation_id), threading.Event()
         # Registered first, then looked: a change between the two is not missed.
         listener.add(name, event)

@@ -58,12 +58,32 @@ def anon_client():
     return APIClient()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedded_redis():
+    """Without REDIS_URL, the test session runs the platform's own Redis server (the one `make run`
+    starts) on its socket under var/test/, and stops it at the end. Worker processes started by
+    tests find it by the same VAR_DIR (``tests/processes.py``). With REDIS_URL: that Redis."""
+    from django.conf import settings
+
+    if not settings.EMBEDDED_REDIS:
+        yield None
+        return
+    from integrations_platform.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(settings.VAR_DIR)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
-def celery_worker_session(django_db_setup, django_db_blocker):
-    """A real Celery worker consuming from the configured broker (the filesystem broker by
-    default, Redis when REDIS_URL is set), in threads of this process, against the file-based
-    test database. Tests that use it need ``django_db(transaction=True)``, so that what they
-    write is committed and visible to the worker."""
+def celery_worker_session(django_db_setup, django_db_blocker, embedded_redis):
+    """A real Celery worker consuming from the configured Redis (the embedded server by default,
+    REDIS_URL when set), in threads of this process, against the file-based test database. Tests
+    that use it need ``django_db(transaction=True)``, so that what they write is committed and
+    visible to the worker."""
     from celery.contrib.testing.worker import start_worker
 
     from integrations_platform.celery import app

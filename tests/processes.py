@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings as django_settings
 from django.db import connection
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """``os.environ`` with the database pointed at the test database, whichever engine runs."""
+    """``os.environ`` with the database pointed at the test database, whichever engine runs, and
+    Redis at this run's Redis (the embedded server's socket, or REDIS_URL)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "integrations_platform.settings", "DJANGO_ENV": "test"}
+    env["REDIS_URL"] = django_settings.REDIS_URL
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
         env.pop("DATABASE_URL", None)

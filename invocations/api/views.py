@@ -5,6 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from integrations_platform import db
 from invocations import selectors, services
 from invocations.api.serializers import (
     InvocationCreateSerializer,
@@ -57,13 +58,21 @@ class InvocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             arguments=values.get("arguments", {}),
             idempotency_key=values.get("idempotency_key"),
         )
-        if values["wait"]:
-            invocation = selectors.invocation_wait(
-                user=request.user, invocation_id=invocation.pk, wait=values["wait"]
-            )
-        else:
+        try:
+            if values["wait"]:
+                invocation = selectors.invocation_wait(
+                    user=request.user, invocation_id=invocation.pk, wait=values["wait"]
+                )
+            else:
+                invocation = selectors.invocation_get(user=request.user, invocation_id=invocation.pk)
+            data = InvocationDetailSerializer(invocation).data
+        except db.CONNECTION_ERRORS:
+            # The call is saved and will run: a lost connection now must not answer an error that a
+            # client would retry into a second call. Read it once more on a fresh connection.
+            db.reset_connections()
             invocation = selectors.invocation_get(user=request.user, invocation_id=invocation.pk)
-        return Response(InvocationDetailSerializer(invocation).data, status=status.HTTP_201_CREATED)
+            data = InvocationDetailSerializer(invocation).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=InvocationDetailSerializer)
     @action(detail=True, methods=["post"])

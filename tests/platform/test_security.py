@@ -92,8 +92,7 @@ def test_successful_keys_are_not_counted(org):
 def test_throttle_counts_are_shared_across_processes(org, tmp_path):
     """The counts live in the shared cache (Redis), not in one process's memory: failures made by
     another process block this one."""
-    if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
-        pytest.skip("the cache is this process's memory: REDIS_URL is not set")
+    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")  # the embedded one, or REDIS_URL's
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
     script = textwrap.dedent(
         f"""
@@ -144,6 +143,22 @@ def _production(code: str, tmp_path, **extra) -> subprocess.CompletedProcess:
     )
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
+
+
+def test_a_redis_outage_fails_no_request_because_of_the_throttles(org, settings):
+    """The throttle counts live in Redis; Redis away, logins and API keys still work (the counts
+    start again), and nothing answers 500."""
+    person = make_user(org)
+    _, good = api_key_create(user=person, name="k")
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:9/0",
+                    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}
+    }
+    client = Client(REMOTE_ADDR="192.0.2.80")
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {good}").status_code == 200
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer ipk_000000000000_bad").status_code == 401
+    assert client.post("/accounts/login/", {"username": person.username, "password": "wrong"}).status_code == 200
+    assert client.post("/accounts/login/", {"username": person.username, "password": PASSWORD}).status_code == 302
 
 
 def test_production_sends_hsts_csp_and_redirects_plain_http(tmp_path):

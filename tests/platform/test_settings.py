@@ -47,12 +47,12 @@ def test_production_starts_with_secrets_from_the_environment(tmp_path):
     assert not (tmp_path / "var" / "dev-secrets.json").exists()
 
 
-def test_development_defaults_are_sqlite_and_the_filesystem_broker(tmp_path):
+def test_development_defaults_are_sqlite_and_the_embedded_redis(tmp_path):
     env = {"DJANGO_ENV": "development"}
     result = _run_settings({**env, "DATABASE_URL": "", "REDIS_URL": ""}, tmp_path)
     assert result.returncode == 0, result.stderr
     engine, broker, nkeys = result.stdout.split()
-    assert engine == "django.db.backends.sqlite3" and broker == "filesystem" and nkeys == "1"
+    assert engine == "django.db.backends.sqlite3" and broker == "redis+socket" and nkeys == "1"
     secrets_file = tmp_path / "var" / "dev-secrets.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     first = json.loads(secrets_file.read_text())

