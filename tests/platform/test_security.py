@@ -110,9 +110,10 @@ def test_throttle_counts_are_shared_across_processes(org, tmp_path):
         print("recorded")
         """
     )
-    env = {**os.environ, "DJANGO_ENV": "test", "VAR_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
+    from tests.processes import child_env
+
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=child_env(), capture_output=True,
+                            text=True, timeout=60)
     assert result.returncode == 0 and "recorded" in result.stdout, result.stderr
     response = Client(REMOTE_ADDR="192.0.2.77").get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer ipk_x_y")
     assert response.status_code == 429
