@@ -51,13 +51,27 @@ def browser():
         browser.close()
 
 
+def _watch_policy(page, refused: list[str]) -> None:
+    """Collect what the Content-Security-Policy stopped: a page of the platform must need nothing
+    it refuses (an inline script without the nonce, a script or style from elsewhere)."""
+
+    def on_console(message):
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            refused.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     context.set_default_timeout(20_000)
     page = context.new_page()
+    refused: list[str] = []
+    _watch_policy(page, refused)
     yield page
     context.close()
+    assert not refused, "The Content-Security-Policy refused:\n" + "\n".join(refused)
 
 
 @pytest.fixture
@@ -65,8 +79,11 @@ def phone_page(browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
+    refused: list[str] = []
+    _watch_policy(page, refused)
     yield page
     context.close()
+    assert not refused, "The Content-Security-Policy refused:\n" + "\n".join(refused)
 
 
 @pytest.fixture
