@@ -9,6 +9,11 @@ lock with ``select_for_update`` on PostgreSQL; SQLite serialises write transacti
 conditional update on ``token_version``, sends the token request outside any transaction, and
 writes the new tokens only if ``token_version`` is still the one it claimed. Others wait for the
 version to move and use the new token.
+
+A refresh the provider refuses is decided once: the refusal is written as the credential's token
+state (the version moves, the refused refresh token is dropped, the reason is kept), so the
+waiters read the decision instead of each sending the refused token again, and later callers hear
+it without a request, until the credential is connected again or its client secret is saved again.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ def refresh_margin() -> dt.timedelta:
 
 STATE_LIFETIME = dt.timedelta(minutes=10)
 CLAIM_LIFETIME = dt.timedelta(seconds=60)
+# Kept with the tokens once the provider refused a token request: the reason, shown to every caller.
+REFUSED = "refresh_refused"
 
 
 class TokenRefreshFailed(ApplicationError):
@@ -251,13 +258,19 @@ def credential_refresh_token(
     ``force`` (after a 401), refresh unless the token already changed since ``seen_version``.
     Exactly one caller at a time sends the token request; the others wait for its result.
     A refresh the provider refuses marks the connections using the credential as needing
-    re-authorisation and raises :class:`TokenRefreshFailed`.
+    re-authorisation and raises :class:`TokenRefreshFailed`, for the caller that sent it and for
+    every caller after it (code ``oauth_refresh_failed``), without another token request.
     """
     if credential.kind not in OAUTH_KINDS:
         raise ApplicationError("Not an OAuth2 credential.", field_errors={"credential": ["Not OAuth2."]})
     deadline = time.monotonic() + wait_seconds
     while True:
         current = Credential.objects.select_related("organisation").get(pk=credential.pk)
+        refused = _refusal(current)
+        if refused:
+            # Decided once, by whoever sent the refused request: every waiter, and every later
+            # caller until the credential is connected again or its client secret changes.
+            raise TokenRefreshFailed(refused, code="oauth_refresh_failed")
         if seen_version is not None and current.token_version != seen_version:
             return current
         if not force and not _needs_refresh(current):
@@ -279,16 +292,48 @@ def credential_refresh_token(
     return _refresh_claimed(current, version)
 
 
+def _refusal(credential: Credential) -> str | None:
+    """The provider's refusal of the credential's last token request, while it is the decision in
+    force (stored with the tokens, see :func:`_refresh_refused`), or None."""
+    if not credential.tokens:
+        return None
+    try:
+        reason = credential_tokens_read(credential).get(REFUSED)
+    except ApplicationError:
+        return None  # does not decrypt: whoever uses the tokens next says so
+    return reason if isinstance(reason, str) and reason else None
+
+
+def _refresh_refused(credential: Credential, version: int, previous: dict, exc: OAuthError) -> TokenRefreshFailed:
+    """Record the refusal as the credential's token state, in one commit with the connections it
+    marks: the refused refresh token is dropped, the version moves (waiters wake up and read the
+    decision instead of asking again), the claim ends. The access token stays: a token refreshed
+    ahead of its expiry may still be good until then."""
+    reason = f"Token refresh refused by the provider ({_describe(exc)}) at {timezone.now():%Y-%m-%d %H:%M} UTC."
+    kept = {k: previous[k] for k in ("access_token", "token_type") if isinstance(previous.get(k), str)}
+    with transaction.atomic():
+        written = Credential.objects.filter(pk=credential.pk, token_version=version).update(
+            tokens=json.dumps({**kept, REFUSED: reason}),
+            token_version=version + 1,
+            token_refresh_claimed_until=None,
+            updated_at=timezone.now(),
+        )
+        if written:
+            connections_mark_needs_reauthorisation(credential=credential, reason=reason)
+            audit_record(
+                actor=None, action="credential.refresh_failed", obj=credential,
+                changes={"fields": ["tokens"], "reason": reason},
+            )
+    return TokenRefreshFailed(reason, code="oauth_refresh_failed")
+
+
 def _refresh_claimed(credential: Credential, version: int) -> Credential:
     try:
+        previous = credential_tokens_read(credential) if credential.tokens else {}
         token = _request_token(credential)
-        kept = _keep(token, credential_tokens_read(credential) if credential.tokens else None)
+        kept = _keep(token, previous or None)
     except OAuthError as exc:
-        _release(credential.pk, version)
-        reason = f"Token refresh refused by the provider ({_describe(exc)}) at {timezone.now():%Y-%m-%d %H:%M} UTC."
-        connections_mark_needs_reauthorisation(credential=credential, reason=reason)
-        audit_record(actor=None, action="credential.refresh_failed", obj=credential, changes={"fields": ["tokens"]})
-        raise TokenRefreshFailed(reason, code="oauth_refresh_failed") from None
+        raise _refresh_refused(credential, version, previous, exc) from None
     except outgoing.OutgoingError as exc:
         _release(credential.pk, version)
         # Not called (address refused, redirect) or no answer: the grant may still be good.
@@ -301,6 +346,10 @@ def _refresh_claimed(credential: Credential, version: int) -> Credential:
         raise TokenRefreshFailed(
             f"The token endpoint could not be reached ({type(exc).__name__}).", code="oauth_refresh_unreachable"
         ) from None
+    except ApplicationError:
+        # The stored secret or tokens do not decrypt: nothing was sent; the next caller may try.
+        _release(credential.pk, version)
+        raise
     written = Credential.objects.filter(pk=credential.pk, token_version=version).update(
         tokens=json.dumps(kept),
         token_expires_at=_expires_at(token),
