@@ -11,19 +11,20 @@ writes the new tokens only if ``token_version`` is still the one it claimed. Oth
 version to move and use the new token.
 
 A refresh the provider refuses is decided once: the refusal is written as the credential's token
-state (the version moves, the refused refresh token is dropped, the reason is kept), so the
+state (the version moves, the refused tokens are replaced by the reason), so the
 waiters read the decision instead of each sending the refused token again, and later callers hear
 it without a request, until the credential is connected again or its client secret is saved again.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
 import secrets
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
@@ -197,17 +198,23 @@ def oauth_authorization_complete(*, user, state: str | None, code: str | None, e
             f"The token endpoint could not be reached: {exc.message}", code="oauth_exchange_failed"
         ) from None
     except (OAuthError, ValueError, OSError) as exc:
-        logger.warning("OAuth code exchange failed for credential %s: %s", credential.pk, _describe(exc))
+        reason = _describe(exc, session.outgoing_secrets)
+        logger.warning("OAuth code exchange failed for credential %s: %s", credential.pk, reason)
         raise ApplicationError(
-            f"The token endpoint refused the code: {_describe(exc)}.", code="oauth_exchange_failed"
+            f"The token endpoint refused the code: {reason}.", code="oauth_exchange_failed"
         ) from None
     return credential_tokens_store(credential=credential, tokens=kept, expires_at=_expires_at(token), actor=user)
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, OAuthError):
-        return str(exc.error or "error")[:100]
-    return type(exc).__name__
+def _describe(exc: Exception, secrets=()) -> str:
+    """The provider's error code, for people to read. A provider may put anything there, a value it
+    was sent included: every secret of the request is replaced."""
+    if not isinstance(exc, OAuthError):
+        return type(exc).__name__
+    text = str(exc.error or "error")
+    for value in sorted((v for v in secrets if isinstance(v, str) and v), key=len, reverse=True):
+        text = text.replace(value, "[redacted]")
+    return text[:100]
 
 
 # --- refresh ----------------------------------------------------------------------------------
@@ -304,16 +311,26 @@ def _refusal(credential: Credential) -> str | None:
     return reason if isinstance(reason, str) and reason else None
 
 
+def _client_secret(credential: Credential) -> str | None:
+    try:
+        return credential_secret_read(credential).get("client_secret")
+    except ApplicationError:
+        return None
+
+
 def _refresh_refused(credential: Credential, version: int, previous: dict, exc: OAuthError) -> TokenRefreshFailed:
     """Record the refusal as the credential's token state, in one commit with the connections it
-    marks: the refused refresh token is dropped, the version moves (waiters wake up and read the
-    decision instead of asking again), the claim ends. The access token stays: a token refreshed
-    ahead of its expiry may still be good until then."""
-    reason = f"Token refresh refused by the provider ({_describe(exc)}) at {timezone.now():%Y-%m-%d %H:%M} UTC."
-    kept = {k: previous[k] for k in ("access_token", "token_type") if isinstance(previous.get(k), str)}
+    marks: the tokens are replaced by the reason, the version moves (waiters wake up and read the
+    decision instead of asking again), the claim ends."""
+    client_secret = _client_secret(credential)
+    sent = [previous.get("access_token"), previous.get("refresh_token"), client_secret]
+    if client_secret:  # as client_secret_basic sends it
+        client_id = (credential.config or {}).get("client_id") or ""
+        sent.append(base64.b64encode(f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()).decode())
+    reason = f"Token refresh refused by the provider ({_describe(exc, sent)}) at {timezone.now():%Y-%m-%d %H:%M} UTC."
     with transaction.atomic():
         written = Credential.objects.filter(pk=credential.pk, token_version=version).update(
-            tokens=json.dumps({**kept, REFUSED: reason}),
+            tokens=json.dumps({REFUSED: reason}),
             token_version=version + 1,
             token_refresh_claimed_until=None,
             updated_at=timezone.now(),
@@ -368,8 +385,9 @@ def _release(credential_id: int, version: int) -> None:
 
 
 def credential_ensure_token(*, credential: Credential) -> Credential:
-    """Used when applying credentials: a token that is missing or about to expire is refreshed."""
-    if not _needs_refresh(credential):
+    """Used when applying credentials: a token that is missing or about to expire is refreshed; a
+    refused one raises :class:`TokenRefreshFailed` with the reason."""
+    if not _needs_refresh(credential) and not _refusal(credential):
         return credential
     return credential_refresh_token(credential=credential)
 
