@@ -20,6 +20,7 @@ from integrations_platform.errors import ApplicationError
 
 FILTERS = ("actor", "object_type", "object_id", "action", "since", "until")
 _LABEL_RE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 WHEN_HELP = "An ISO 8601 date or date-time, such as 2025-01-31 or 2025-01-31T12:00:00Z."
 
 
@@ -80,6 +81,13 @@ def audit_filters_clean(params: Mapping) -> AuditFilters:
     def one(name: str) -> str | None:
         value = params.get(name)
         return value.strip() if isinstance(value, str) and value.strip() else None
+
+    for name in FILTERS:
+        values = params.getlist(name) if hasattr(params, "getlist") else [params.get(name)]
+        if any(isinstance(v, str) and _CONTROL_RE.search(v) for v in values):
+            errors[name] = ["Control characters are not allowed."]
+    if errors:
+        raise ApplicationError("The audit filters are not valid.", field_errors=errors)
 
     actor = one("actor")
     if actor is not None:

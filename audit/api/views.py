@@ -23,6 +23,11 @@ FILTER_PARAMETERS = [
 ]
 
 
+class AuditPagination(LimitOffsetPagination):
+    # A page is read whole: the exports are the way to every entry.
+    max_limit = 1000
+
+
 def _entries(request):
     if not policy.may_read_audit(request.user):
         raise PermissionDenied(READERS_ONLY)
@@ -36,7 +41,7 @@ class AuditEntryListView(APIView):
     @extend_schema(parameters=FILTER_PARAMETERS, responses=AuditEntrySerializer(many=True))
     def get(self, request):
         entries = _entries(request)
-        paginator = LimitOffsetPagination()
+        paginator = AuditPagination()
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(AuditEntrySerializer(page, many=True).data)
 
