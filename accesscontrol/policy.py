@@ -268,6 +268,16 @@ def connection_unusable_reason(connection) -> tuple[str, str] | None:
     return None
 
 
+# --- the audit trail ------------------------------------------------------------------------------
+
+
+def may_read_audit(user, organisation=None) -> bool:
+    """Read an organisation's audit trail (who did what, when) through the API: its platform
+    administrators. In the admin, :func:`admin_scope` gives them their organisation's entries and
+    the operator every organisation's."""
+    return is_platform_admin(user, organisation)
+
+
 # --- the Django admin -----------------------------------------------------------------------------
 
 
@@ -327,6 +337,7 @@ __all__ = [
     "may_grant_to_organisation",
     "may_manage_connection",
     "may_manage_connections",
+    "may_read_audit",
     "may_see_switched_off",
     "may_write_connectors",
     "may_write_credentials",

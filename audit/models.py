@@ -21,7 +21,10 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["organisation", "-at"], name="audit_organisation_at"),
+        ]
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:

@@ -9,16 +9,22 @@ lock with ``select_for_update`` on PostgreSQL; SQLite serialises write transacti
 conditional update on ``token_version``, sends the token request outside any transaction, and
 writes the new tokens only if ``token_version`` is still the one it claimed. Others wait for the
 version to move and use the new token.
+
+A refresh the provider refuses is decided once: the refusal is written as the credential's token
+state (the version moves, the refused tokens are replaced by the reason), so the
+waiters read the decision instead of each sending the refused token again, and later callers hear
+it without a request, until the credential is connected again or its client secret is saved again.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
 import secrets
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
@@ -56,6 +62,8 @@ def refresh_margin() -> dt.timedelta:
 
 STATE_LIFETIME = dt.timedelta(minutes=10)
 CLAIM_LIFETIME = dt.timedelta(seconds=60)
+# Kept with the tokens once the provider refused a token request: the reason, shown to every caller.
+REFUSED = "refresh_refused"
 
 
 class TokenRefreshFailed(ApplicationError):
@@ -190,17 +198,23 @@ def oauth_authorization_complete(*, user, state: str | None, code: str | None, e
             f"The token endpoint could not be reached: {exc.message}", code="oauth_exchange_failed"
         ) from None
     except (OAuthError, ValueError, OSError) as exc:
-        logger.warning("OAuth code exchange failed for credential %s: %s", credential.pk, _describe(exc))
+        reason = _describe(exc, session.outgoing_secrets)
+        logger.warning("OAuth code exchange failed for credential %s: %s", credential.pk, reason)
         raise ApplicationError(
-            f"The token endpoint refused the code: {_describe(exc)}.", code="oauth_exchange_failed"
+            f"The token endpoint refused the code: {reason}.", code="oauth_exchange_failed"
         ) from None
     return credential_tokens_store(credential=credential, tokens=kept, expires_at=_expires_at(token), actor=user)
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, OAuthError):
-        return str(exc.error or "error")[:100]
-    return type(exc).__name__
+def _describe(exc: Exception, secrets=()) -> str:
+    """The provider's error code, for people to read. A provider may put anything there, a value it
+    was sent included: every secret of the request is replaced."""
+    if not isinstance(exc, OAuthError):
+        return type(exc).__name__
+    text = str(exc.error or "error")
+    for value in sorted((v for v in secrets if isinstance(v, str) and v), key=len, reverse=True):
+        text = text.replace(value, "[redacted]")
+    return text[:100]
 
 
 # --- refresh ----------------------------------------------------------------------------------
@@ -251,13 +265,19 @@ def credential_refresh_token(
     ``force`` (after a 401), refresh unless the token already changed since ``seen_version``.
     Exactly one caller at a time sends the token request; the others wait for its result.
     A refresh the provider refuses marks the connections using the credential as needing
-    re-authorisation and raises :class:`TokenRefreshFailed`.
+    re-authorisation and raises :class:`TokenRefreshFailed`, for the caller that sent it and for
+    every caller after it (code ``oauth_refresh_failed``), without another token request.
     """
     if credential.kind not in OAUTH_KINDS:
         raise ApplicationError("Not an OAuth2 credential.", field_errors={"credential": ["Not OAuth2."]})
     deadline = time.monotonic() + wait_seconds
     while True:
         current = Credential.objects.select_related("organisation").get(pk=credential.pk)
+        refused = _refusal(current)
+        if refused:
+            # Decided once, by whoever sent the refused request: every waiter, and every later
+            # caller until the credential is connected again or its client secret changes.
+            raise TokenRefreshFailed(refused, code="oauth_refresh_failed")
         if seen_version is not None and current.token_version != seen_version:
             return current
         if not force and not _needs_refresh(current):
@@ -279,16 +299,58 @@ def credential_refresh_token(
     return _refresh_claimed(current, version)
 
 
+def _refusal(credential: Credential) -> str | None:
+    """The provider's refusal of the credential's last token request, while it is the decision in
+    force (stored with the tokens, see :func:`_refresh_refused`), or None."""
+    if not credential.tokens:
+        return None
+    try:
+        reason = credential_tokens_read(credential).get(REFUSED)
+    except ApplicationError:
+        return None  # does not decrypt: whoever uses the tokens next says so
+    return reason if isinstance(reason, str) and reason else None
+
+
+def _client_secret(credential: Credential) -> str | None:
+    try:
+        return credential_secret_read(credential).get("client_secret")
+    except ApplicationError:
+        return None
+
+
+def _refresh_refused(credential: Credential, version: int, previous: dict, exc: OAuthError) -> TokenRefreshFailed:
+    """Record the refusal as the credential's token state, in one commit with the connections it
+    marks: the tokens are replaced by the reason, the version moves (waiters wake up and read the
+    decision instead of asking again), the claim ends."""
+    client_secret = _client_secret(credential)
+    sent = [previous.get("access_token"), previous.get("refresh_token"), client_secret]
+    if client_secret:  # as client_secret_basic sends it
+        client_id = (credential.config or {}).get("client_id") or ""
+        sent.append(base64.b64encode(f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()).decode())
+    reason = f"Token refresh refused by the provider ({_describe(exc, sent)}) at {timezone.now():%Y-%m-%d %H:%M} UTC."
+    with transaction.atomic():
+        written = Credential.objects.filter(pk=credential.pk, token_version=version).update(
+            tokens=json.dumps({REFUSED: reason}),
+            token_version=version + 1,
+            token_refresh_claimed_until=None,
+            updated_at=timezone.now(),
+        )
+        if written:
+            connections_mark_needs_reauthorisation(credential=credential, reason=reason)
+            audit_record(
+                actor=None, action="credential.refresh_failed", obj=credential,
+                changes={"fields": ["tokens"], "reason": reason},
+            )
+    return TokenRefreshFailed(reason, code="oauth_refresh_failed")
+
+
 def _refresh_claimed(credential: Credential, version: int) -> Credential:
     try:
+        previous = credential_tokens_read(credential) if credential.tokens else {}
         token = _request_token(credential)
-        kept = _keep(token, credential_tokens_read(credential) if credential.tokens else None)
+        kept = _keep(token, previous or None)
     except OAuthError as exc:
-        _release(credential.pk, version)
-        reason = f"Token refresh refused by the provider ({_describe(exc)}) at {timezone.now():%Y-%m-%d %H:%M} UTC."
-        connections_mark_needs_reauthorisation(credential=credential, reason=reason)
-        audit_record(actor=None, action="credential.refresh_failed", obj=credential, changes={"fields": ["tokens"]})
-        raise TokenRefreshFailed(reason, code="oauth_refresh_failed") from None
+        raise _refresh_refused(credential, version, previous, exc) from None
     except outgoing.OutgoingError as exc:
         _release(credential.pk, version)
         # Not called (address refused, redirect) or no answer: the grant may still be good.
@@ -301,6 +363,10 @@ def _refresh_claimed(credential: Credential, version: int) -> Credential:
         raise TokenRefreshFailed(
             f"The token endpoint could not be reached ({type(exc).__name__}).", code="oauth_refresh_unreachable"
         ) from None
+    except ApplicationError:
+        # The stored secret or tokens do not decrypt: nothing was sent; the next caller may try.
+        _release(credential.pk, version)
+        raise
     written = Credential.objects.filter(pk=credential.pk, token_version=version).update(
         tokens=json.dumps(kept),
         token_expires_at=_expires_at(token),
@@ -319,8 +385,9 @@ def _release(credential_id: int, version: int) -> None:
 
 
 def credential_ensure_token(*, credential: Credential) -> Credential:
-    """Used when applying credentials: a token that is missing or about to expire is refreshed."""
-    if not _needs_refresh(credential):
+    """Used when applying credentials: a token that is missing or about to expire is refreshed; a
+    refused one raises :class:`TokenRefreshFailed` with the reason."""
+    if not _needs_refresh(credential) and not _refusal(credential):
         return credential
     return credential_refresh_token(credential=credential)
 

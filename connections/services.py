@@ -149,14 +149,40 @@ def credential_create(
     return credential
 
 
+def _refuse_unreadable(credential: Credential) -> None:
+    """Refuse to save a credential whose stored values do not decrypt under the configured keys.
+
+    The encryption library hands back the ciphertext itself when no key of FIELD_ENCRYPTION_KEY
+    opens a value; saving the row would encrypt that ciphertext again under the new key, and the
+    value would be lost under every key. Deleting the credential stays possible."""
+    unreadable = []
+    for field, read in (("secret", credential_secret_read), ("tokens", credential_tokens_read)):
+        try:
+            read(credential)
+        except SecretUnreadable:
+            unreadable.append(field)
+    if unreadable:
+        raise ApplicationError(
+            f"The credential's stored {' and '.join(unreadable)} cannot be decrypted with the keys in "
+            "FIELD_ENCRYPTION_KEY, so nothing was changed: saving now would lose the value for good. "
+            "Add the key it was saved with to FIELD_ENCRYPTION_KEY (behind the new one; then run "
+            "rotate_encryption_key) and try again.",
+            field_errors=dict.fromkeys(unreadable, "Cannot be decrypted with the configured keys."),
+            status_code=409,
+            code="secret_unreadable",
+        )
+
+
 def credential_update(
     *, credential: Credential, actor, name: str | None = None, config: dict | None = None, secret: dict | None = None
 ) -> Credential:
-    """Change a credential. ``secret`` replaces the stored secret whole; None keeps it."""
+    """Change a credential. ``secret`` replaces the stored secret whole; None keeps it. Only the
+    changed columns are written: an encrypted column no change touches keeps its ciphertext."""
     _require_manager(actor, credential.organisation)
     changed: list[str] = []
     with transaction.atomic():
         credential = Credential.objects.select_for_update().get(pk=credential.pk)
+        _refuse_unreadable(credential)
         if name is not None:
             name = _check_name(name)
             if name != credential.name:
@@ -193,7 +219,12 @@ def credential_update(
         if not changed:
             return credential
         _full_clean(credential)
-        credential.save()
+        columns = {"config" if f.startswith("config.") else f for f in changed}
+        if "secret" in columns:
+            columns |= {"secret_changed_at", "secret_changed_by"}
+        if "tokens" in columns:
+            columns |= {"token_expires_at", "token_version"}
+        credential.save(update_fields=sorted({*columns, "updated_at"}))
         audit_record(actor=actor, action="credential.update", obj=credential, changes={"fields": changed})
     return credential
 
@@ -219,6 +250,7 @@ def credential_tokens_store(*, credential: Credential, tokens: dict, expires_at,
     """Store OAuth2 tokens after a flow (not a refresh: see ``oauth.credential_refresh_token``)."""
     with transaction.atomic():
         credential = Credential.objects.select_for_update().get(pk=credential.pk)
+        _refuse_unreadable(credential)
         credential.tokens = json.dumps(tokens)
         credential.token_expires_at = expires_at
         credential.token_version += 1

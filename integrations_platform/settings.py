@@ -464,3 +464,16 @@ if DB_SYNCHRONOUS_COMMIT in {"on", "off", "local", "remote_write"} and DATABASES
     "postgresql"
 ):
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c synchronous_commit={DB_SYNCHRONOUS_COMMIT}"
+
+# --- Audit trail: retention ---------------------------------------------------------------------
+# Entries older than this many days are deleted by the periodic purge, which records itself in the
+# trail (an "audit.purge" entry per organisation). 0 keeps every entry.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+if AUDIT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be 0 (keep everything) or a number of days")
+
+# --- Audit trail: the periodic purge ------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["audit-purge-expired"] = {
+    "task": "audit.purge_expired",
+    "schedule": env.float("AUDIT_PURGE_INTERVAL_SECONDS", default=3600.0),
+}

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("connections.api.urls")),
     path("", include("accesscontrol.api.urls")),
     path("", include("invocations.api.urls")),
+    path("", include("audit.api.urls")),
 ]
 
 urlpatterns = [

@@ -609,6 +609,17 @@ def _finish(invocation_id, *, status, attempt=None, **fields) -> bool:
     return db.retrying(write)
 
 
+def _credentials_failure(connection: Connection, exc: ApplicationError) -> dict:
+    """The error of a call whose token could not be refreshed (or whose credentials could not be
+    applied again after a refresh). A refused refresh has marked the connection as needing
+    re-authorisation: the error says so in the policy's words, as any later call would hear."""
+    if exc.code == "oauth_refresh_failed":
+        connection.refresh_from_db(fields=["status", "status_reason"])
+        message = adapters.connection_unusable_reason(connection) or exc.message
+        return {"kind": "needs_reauthorisation", "message": message}
+    return {"kind": exc.code or "credentials", "message": exc.message}
+
+
 def invocation_execute(*, invocation_id, worker: str = "") -> str:
     """Run one queued invocation (the Celery task calls this). Answers what it did. While it runs,
     this process renews the row's lease (``leases.py``)."""
@@ -639,6 +650,8 @@ def _execute(*, invocation_id, worker: str) -> str:
             request, secrets = request_build(invocation=invocation)
         except ApplicationError as exc:
             failure = {"kind": "validation", "message": exc.message, "errors": exc.field_errors}
+            if exc.code == "oauth_refresh_failed":
+                failure = _credentials_failure(connection, exc)
     attempt_no = invocation.attempts
     with transaction.atomic():
         claimed = (
@@ -710,15 +723,23 @@ def _execute(*, invocation_id, worker: str) -> str:
         attempt.error_kind = error.kind if error else ("upstream_http" if response.status >= 400 else "")
         attempt_fields = ["finished_at", "duration_ms", "status_code", "error_kind"]
 
-        unauthorised = response is not None and response.status == 401 and not refreshed
-        if unauthorised and tokens_refresh_after_unauthorised(request):
+        refresh_failure = None
+        if response is not None and response.status == 401 and not refreshed:
             # The upstream refused the token before acting: refresh it (once, under a lock shared by
-            # all workers) and send the call again with the new one.
-            refreshed = True
-            attempt.save(update_fields=attempt_fields)
-            request, secrets = request_build(invocation=invocation)
-            headers = request.all_headers()
-            continue
+            # all workers) and send the call again with the new one. A refresh that fails ends the
+            # call now, with the reason; it was sent once and is not sent again.
+            try:
+                retry = tokens_refresh_after_unauthorised(request)
+                if retry:
+                    retry_request, retry_secrets = request_build(invocation=invocation)
+            except ApplicationError as exc:
+                retry, refresh_failure = False, _credentials_failure(connection, exc)
+            if retry:
+                refreshed = True
+                attempt.save(update_fields=attempt_fields)
+                request, secrets = retry_request, retry_secrets
+                headers = request.all_headers()
+                continue
         retryable = (error is not None and error.kind in {"timeout", "network"}) or (
             response is not None and (response.status == 429 or response.status >= 500)
         )
@@ -769,7 +790,8 @@ def _execute(*, invocation_id, worker: str) -> str:
                 attempt=(attempt, attempt_fields),
                 status=S.FAILED,
                 result=result,
-                error={
+                error=refresh_failure
+                or {
                     "kind": "upstream_http",
                     "message": f"The upstream answered {response.status}"
                     + (f" after {attempt_no} attempts." if attempt_no > 1 else "."),

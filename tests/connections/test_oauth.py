@@ -1,6 +1,8 @@
 """OAuth2 flows against an authorization server the test runs on 127.0.0.1 (Authlib server side)."""
 
+import base64
 import datetime as dt
+import json
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -237,3 +239,120 @@ def test_an_invocation_refreshes_a_revoked_token_after_a_401_and_succeeds(org, p
     assert [a.status_code for a in invocation.attempt_rows.order_by("number")] == [401, 200]
     assert auth_server.token_request_count == count + 1
     assert auth_server.state.token_requests[-1]["grant_type"] == "refresh_token"
+
+
+@pytest.mark.django_db
+def test_a_refused_refresh_is_decided_once_until_connected_again(org, platform_admin, auth_server):
+    credential = _code_credential(org, platform_admin, auth_server)
+    connection = _connection_with(org, platform_admin, credential)
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    credential.refresh_from_db()
+    seen = credential.token_version
+    auth_server.state.refuse_refresh = True
+    before = auth_server.token_request_count
+    with pytest.raises(oauth.TokenRefreshFailed) as first:
+        oauth.credential_refresh_token(credential=credential, force=True, seen_version=seen)
+    # Every later caller hears the same decision without asking the provider again: one that saw
+    # the old token (a waiter), one forcing a refresh, the periodic refresh.
+    Credential.objects.filter(pk=credential.pk).update(token_expires_at=timezone.now())
+    for kwargs in ({"seen_version": seen, "force": True}, {"force": True}, {}):
+        with pytest.raises(oauth.TokenRefreshFailed) as again:
+            oauth.credential_refresh_token(credential=credential, **kwargs)
+        assert again.value.message == first.value.message and again.value.code == "oauth_refresh_failed"
+    assert oauth.credentials_refresh_expiring() == {"checked": 1, "refreshed": 0, "failed": 1}
+    assert auth_server.token_request_count == before + 1
+    credential.refresh_from_db()
+    assert credential.token_refresh_claimed_until is None
+    tokens = services.credential_tokens_read(credential)
+    assert tokens == {oauth.REFUSED: first.value.message}
+    from audit.models import AuditEntry
+
+    assert AuditEntry.objects.filter(action="credential.refresh_failed", object_id=str(credential.pk)).count() == 1
+    # Connecting again is a new decision: refreshes work again.
+    auth_server.state.refuse_refresh = False
+    state, code = _connect(credential, platform_admin, auth_server)
+    oauth.oauth_authorization_complete(user=platform_admin, state=state, code=code)
+    fresh = oauth.credential_refresh_token(credential=credential, force=True)
+    assert fresh.token_version > credential.token_version
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_a_refused_client_credentials_token_holds_until_the_secret_is_saved_again(org, platform_admin, auth_server):
+    credential = services.credential_create(
+        organisation=org, name="cc", kind="oauth2_client_credentials", created_by=platform_admin,
+        config={"client_id": "platform-client", "token_url": auth_server.url + "/token"},
+        secret={"client_secret": "not-the-registered-secret"},
+    )
+    for _ in range(2):
+        with pytest.raises(oauth.TokenRefreshFailed) as exc:
+            oauth.credential_ensure_token(credential=Credential.objects.get(pk=credential.pk))
+        assert "invalid_client" in exc.value.message
+    assert auth_server.token_request_count == 1
+    services.credential_update(credential=credential, actor=platform_admin,
+                               secret={"client_secret": SECRETS["client_secret"]})
+    token = oauth.credential_ensure_token(credential=Credential.objects.get(pk=credential.pk))
+    assert services.credential_tokens_read(token)["access_token"]
+    assert auth_server.token_request_count == 2
+
+
+class _EchoingTokenEndpoint:
+    """A token endpoint that refuses every request and puts what it was sent in its error code."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+                sent = " ".join(v[0] for k, v in form.items() if k in ("refresh_token", "client_secret", "code"))
+                body = json.dumps({"error": f"bad {sent} {self.headers.get('Authorization', '')}"}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.django_db
+def test_a_provider_echoing_the_refresh_token_in_its_error_leaks_it_nowhere(org, platform_admin, settings):
+    from audit.models import AuditEntry
+
+    endpoint = _EchoingTokenEndpoint()
+    try:
+        settings.OUTGOING_ALLOWED_ADDRESSES = [endpoint.address]
+        credential = services.credential_create(
+            organisation=org, name="echo", kind="oauth2_authorization_code", created_by=platform_admin,
+            config={"client_id": "platform-client", "authorize_url": f"http://{endpoint.address}/authorize",
+                    "token_url": f"http://{endpoint.address}/token"},
+            secret={"client_secret": SECRETS["client_secret"]},
+        )
+        connection = _connection_with(org, platform_admin, credential)
+        services.credential_tokens_store(
+            credential=credential, tokens={"access_token": "at-ECHO-1234567890", "refresh_token": "rt-ECHO-0987654321"},
+            expires_at=None,
+        )
+        with pytest.raises(oauth.TokenRefreshFailed) as exc:
+            oauth.credential_refresh_token(credential=credential, force=True)
+    finally:
+        endpoint.close()
+    connection.refresh_from_db()
+    seen = [exc.value.message, connection.status_reason,
+            *(str(e.changes) + e.object_repr for e in AuditEntry.objects.all())]
+    assert "[redacted]" in exc.value.message
+    basic = base64.b64encode(f"platform-client:{SECRETS['client_secret']}".encode()).decode()
+    for value in ("rt-ECHO-0987654321", "at-ECHO-1234567890", SECRETS["client_secret"], basic):
+        assert not any(value in text for text in seen), value

@@ -28,6 +28,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accesscontrol.services import method_rights_update
 from accounts.services import api_key_create, group_create
+from audit.models import AuditEntry
 from connections.models import Credential
 from connections.services import connection_create, credential_create
 from connectors.models import IntegrationType, OrganisationIntegrationType
@@ -66,6 +67,7 @@ class Side:
     version: object = None
     method_right: object = None
     switch: object = None
+    audit_entry: object = None
 
     def ids(self) -> dict:
         return {
@@ -82,6 +84,7 @@ class Side:
             "version": self.version.pk,
             "method_right": self.method_right.pk,
             "switch": self.switch.pk,
+            "audit_entry": self.audit_entry.pk,
             "tool": f"c{self.connection.pk}__{self.operation_get.name}",
         }
 
@@ -132,6 +135,9 @@ def _side(key: str) -> Side:
     organisation_integration_types_ensure(organisation=side.organisation)
     side.switch = OrganisationIntegrationType.objects.get(
         organisation=side.organisation, integration_type_id=IntegrationType.CUSTOM_OPENAPI
+    )
+    side.audit_entry = AuditEntry.objects.get(
+        organisation=side.organisation, action="credential.create", object_id=str(side.credential.pk)
     )
     return side
 
@@ -235,6 +241,9 @@ API_ROWS = [
         user=MANAGED, designer=NOT_FOUND, operator=404),
     API("api:invocation-reject", "/api/v1/invocations/{invocation}/reject/", "POST",
         user=MANAGED, designer=NOT_FOUND, operator=404),
+    # The organisation's audit trail: its platform administrators (the operator reads it in the admin).
+    API("api:audit-list", "/api/v1/audit/", user=403, admin=200, operator=403),
+    API("api:audit-export", "/api/v1/audit/export/csv/", user=403, admin=200, operator=403),
 ]
 
 PAGE_ROWS = [
@@ -351,6 +360,9 @@ ADMIN_ROWS = [
     R("admin:accesscontrol_connection_rights", "/admin/accesscontrol/methodright/connection/{connection}/",
       user=LOGIN, admin=MANAGED, operator=200),
     *_admin_model_rows("invocations.invocation", "invocation", add=False, change=False, delete=False),
+    # The audit trail: read only, for everyone; exported as the list is filtered.
+    *_admin_model_rows("audit.auditentry", "audit_entry", add=False, change=False, delete=False),
+    R("admin:audit_auditentry_export", "/admin/audit/auditentry/export/csv/", user=LOGIN, admin=200, operator=200),
     # django-axes's records of logins (usernames and addresses of every organisation): the operator's.
     *[
         row
