@@ -25,6 +25,7 @@ _JSON_HINTS = ("application/json", "+json", "/json")
 
 HEADERS_SCHEMA = {"type": "object", "additionalProperties": {"type": "string"}}
 TEXT_OR_NULL = {"type": ["string", "null"]}
+TOO_LARGE = "The body's schema is too large to describe here (see the connector's schema)."
 
 
 def _is_json(media: str) -> bool:
@@ -188,7 +189,7 @@ class OutputSchemas:
                 "properties": {
                     "status_code": root["properties"]["status_code"],
                     "headers": HEADERS_SCHEMA,
-                    "body": {"description": "The body's schema is too large to describe here (see the connector's schema)."},
+                    "body": {"description": TOO_LARGE},
                 },
                 "required": ["status_code", "headers", "body"],
             }

@@ -7,8 +7,7 @@ import threading
 import jsonschema
 import pytest
 
-from connectors.openapi import sendable
-from connectors.openapi import SchemaError
+from connectors.openapi import SchemaError, sendable
 
 from .conftest import op, openapi3, parse, swagger2
 
