@@ -72,8 +72,8 @@ STRIPE_LIKE = {
             "requestBody": {"content": {"application/x-www-form-urlencoded": {
                 "schema": {"type": "object", "properties": {
                     "expand": {"type": "array", "items": {"type": "string"}},
-                    "address": {"type": "object", "properties": {"city": {"type": "string"},
-                                                                 "lines": {"type": "array", "items": {"type": "string"}}}},
+                    "address": {"type": "object", "properties": {
+                        "city": {"type": "string"}, "lines": {"type": "array", "items": {"type": "string"}}}},
                     "name": {"type": "string"},
                 }},
                 "encoding": {"expand": {"style": "deepObject", "explode": True},
@@ -117,7 +117,8 @@ EMPTIES = {
             "parameters": [
                 {"name": "events", "in": "query", "schema": {"type": "string"}},
                 {"name": "cursor", "in": "query", "allowEmptyValue": True, "schema": {"type": "string"}},
-                {"name": "fields", "in": "query", "explode": False, "schema": {"type": "array", "items": {"type": "string"}}},
+                {"name": "fields", "in": "query", "explode": False,
+                 "schema": {"type": "array", "items": {"type": "string"}}},
                 {"name": "tags", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
                 {"name": "words", "in": "query", "style": "spaceDelimited", "explode": False,
                  "schema": {"type": "array", "items": {"type": "string"}}},

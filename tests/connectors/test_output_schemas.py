@@ -30,13 +30,15 @@ def document():
                 {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "responses": {"200": {"$ref": "#/components/responses/OnePet"}, "404": {"description": "no"}}}},
             "/pets": {"post": {"operationId": "addPet",
-                               "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}},
+                               "requestBody": {"content": {"application/json": {
+                                   "schema": {"$ref": "#/components/schemas/Pet"}}}},
                                "responses": {"201": {"description": "made", "content": {"application/json": {
                                    "schema": {"$ref": "#/components/schemas/Pet"}}}},
                                    "204": {"description": "nothing"}}}},
         },
         "components": {"schemas": {"Pet": PET, "Owner": OWNER}, "responses": {"OnePet": {
-            "description": "a pet", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}}}},
+            "description": "a pet",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}}}},
     }
 
 

@@ -22,8 +22,11 @@ from integrations_platform.errors import ApplicationError
 from tests.conftest import api_client_for
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN = ["connectors/models.py", "connectors/services.py", "connectors/selectors.py", "connectors/fields.py",
-          "connectors/catalog/__init__.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "connectors/openapi").glob("*.py"))]
+DOMAIN = [
+    "connectors/models.py", "connectors/services.py", "connectors/selectors.py", "connectors/fields.py",
+    "connectors/catalog/__init__.py",
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "connectors/openapi").glob("*.py")),
+]
 
 
 @pytest.mark.parametrize("path", DOMAIN)
@@ -61,8 +64,10 @@ def test_a_catalog_service_that_is_not_installed_saves_nothing(org, platform_adm
 
     IntegrationType.objects.filter(pk="jira").delete()
     with pytest.raises(ApplicationError) as info:
-        services.connector_create_from_catalog(organisation=org, catalog="jira", name="J",
-                                               settings={"site_url": "https://a.atlassian.net"}, created_by=platform_admin)
+        services.connector_create_from_catalog(
+            organisation=org, catalog="jira", name="J", settings={"site_url": "https://a.atlassian.net"},
+            created_by=platform_admin,
+        )
     assert "not installed" in info.value.message
     assert not Connector.objects.exists()
 
@@ -88,7 +93,9 @@ def test_a_reimport_keeps_method_rights_in_step_through_the_access_control_servi
     )
     assert (version.added, version.removed) == (["GET /c"], [])
     assert MethodRight.objects.filter(connection=connection).count() == 3
-    version = connector_schema_import(connector=connector, schema_text=schema({"/c": {"get": GET}}), actor=platform_admin)
+    version = connector_schema_import(
+        connector=connector, schema_text=schema({"/c": {"get": GET}}), actor=platform_admin
+    )
     assert sorted(version.removed) == ["GET /a", "GET /b"]
     assert MethodRight.objects.filter(connection=connection).count() == 1
 
