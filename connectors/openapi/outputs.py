@@ -177,11 +177,11 @@ class OutputSchemas:
             result = dict(root)
             if keep:
                 result["$defs"] = {name: defs[name] for name in sorted(keep)}
-            return result
-        kept = set(keep)
-        result = _cut(root, kept)
-        if keep:
-            result["$defs"] = {name: _cut(defs[name], kept) for name in sorted(keep)}
+        else:
+            kept = set(keep)
+            result = _cut(root, kept)
+            if keep:
+                result["$defs"] = {name: _cut(defs[name], kept) for name in sorted(keep)}
         if len(json.dumps(result, separators=(",", ":"))) > self.max_bytes:
             # Even the body's own schema is too large: say only what a result always is.
             result = {
