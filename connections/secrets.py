@@ -180,6 +180,9 @@ class CallSecrets:
     to_apply: list[Credential]
     # Every secret of the connection, in every form.
     forms: list[str]
+    # The credentials meet one alternative of the method's security requirements (not "all of them,
+    # in order" for a method that declares none): each scheme of it needs its own place.
+    by_requirement: bool = False
     _read: _Reader = field(default_factory=_Reader, repr=False)
 
 
@@ -208,7 +211,10 @@ def call_secrets(*, connection: Connection, security) -> CallSecrets:
         if credential.kind == Kind.CUSTOM_HEADERS:
             headers.update({str(k): str(v) for k, v in (read.secret(credential).get("headers") or {}).items()})
     to_apply = sorted((c for c in chosen if c.kind != Kind.CUSTOM_HEADERS), key=lambda c: c.kind == Kind.WEBHOOK)
-    return CallSecrets(variables=variables, header_templates=headers, to_apply=to_apply, forms=forms, _read=read)
+    return CallSecrets(
+        variables=variables, header_templates=headers, to_apply=to_apply, forms=forms,
+        by_requirement=bool(security), _read=read,
+    )
 
 
 def credentials_apply(*, call: CallSecrets, request: HttpRequest) -> list[str]:
@@ -224,9 +230,10 @@ def credentials_apply(*, call: CallSecrets, request: HttpRequest) -> list[str]:
     basic: list[tuple[str, str]] = []
     written: dict[tuple[str, str], Credential] = {}
     for credential in call.to_apply:
-        slot = _slot(credential)
+        slot = _slot(credential) if call.by_requirement else None
         if slot is not None and slot in written:
-            # Never one silently over the other (HTTP Basic and a bearer token both in Authorization).
+            # A requirement of two schemes is met by both or not at all: never one silently over the
+            # other (HTTP Basic and a bearer token both in Authorization).
             first = written[slot]
             raise ApplicationError(
                 f"The credentials '{first.name}' and '{credential.name}' both need {_place(slot)}, which can hold "
