@@ -327,32 +327,34 @@ _TOOL_FIELDS = (
 )
 _VERSION_COLUMN = _TOOL_FIELDS.index("operation__updated_in_version_id")
 
-# Input schema texts by (operation id, schema version that last changed it). An import that changes
-# an operation gives it a new ``updated_in_version``, and ids are never reused (PostgreSQL
-# sequences, SQLite AUTOINCREMENT), so an entry never goes stale; turning 10,000
+# Input and output schema texts by (operation id, schema version that last changed it). An import
+# that changes an operation gives it a new ``updated_in_version``, and ids are never reused
+# (PostgreSQL sequences, SQLite AUTOINCREMENT), so an entry never goes stale; turning 10,000
 # ``jsonb`` values into text costs PostgreSQL about 55 ms per ``tools/`` request, which this saves.
 # Operations without a version (not made by an import) are always read afresh.
-_SCHEMA_TEXTS: dict[tuple[int, int], str] = {}
+_SCHEMA_TEXTS: dict[tuple[int, int], tuple[str, str]] = {}
 _SCHEMA_TEXTS_MAX = 200_000
 
 
-def _schema_texts(keys: set[tuple[int, int | None]]) -> dict[tuple[int, int | None], str]:
-    """The input schema text of each (operation id, version id): cached ones from memory, the rest
-    in one query (none when every one is cached)."""
+def _schema_texts(keys: set[tuple[int, int | None]]) -> dict[tuple[int, int | None], tuple[str, str]]:
+    """The (input, output) schema texts of each (operation id, version id): cached ones from
+    memory, the rest in one query (none when every one is cached)."""
     found = {key: _SCHEMA_TEXTS[key] for key in keys if key in _SCHEMA_TEXTS}
     missing = {op_id for op_id, _version in keys - found.keys()}
     if missing:
         rows = (
             Operation.objects.filter(pk__in=missing)
-            .annotate(schema_text=Cast("input_schema", TextField()))
-            .values_list("pk", "updated_in_version_id", "schema_text")
+            .annotate(
+                schema_text=Cast("input_schema", TextField()), output_text=Cast("output_schema", TextField())
+            )
+            .values_list("pk", "updated_in_version_id", "schema_text", "output_text")
         )
         if len(_SCHEMA_TEXTS) > _SCHEMA_TEXTS_MAX:
             _SCHEMA_TEXTS.clear()
-        for op_id, version_id, text in rows:
-            found[(op_id, version_id)] = text
+        for op_id, version_id, text, output in rows:
+            found[(op_id, version_id)] = (text, output)
             if version_id is not None:
-                _SCHEMA_TEXTS[(op_id, version_id)] = text
+                _SCHEMA_TEXTS[(op_id, version_id)] = (text, output)
     return found
 
 
@@ -362,6 +364,8 @@ def _callable_rows(*, user, connection_ids=None, operation_ids=None, tag=None, q
         policy.allowed_rights_q(user),
         policy.granted_connections_q(user, prefix="connection__"),
         policy.usable_connectors_q("connection__connector__"),
+        # A method no supported credential can call is never offered (its reason: _why_not).
+        operation__unusable_reason="",
     )
     if connection_ids is not None:
         rows = rows.filter(connection_id__in=connection_ids)
@@ -399,7 +403,7 @@ def _tools(rows_query) -> list[Tool]:
         rows = cursor.fetchall()
     op_column, version_column = _TOOL_FIELDS.index("operation_id"), _VERSION_COLUMN
     texts = _schema_texts({(row[op_column], row[version_column]) for row in rows})
-    return [Tool(*row[:version_column], row[-1], texts[(row[op_column], row[version_column])]) for row in rows]
+    return [Tool(*row[:version_column], row[-1], *texts[(row[op_column], row[version_column])]) for row in rows]
 
 
 def tool_list_for(*, user, connection_id=None, tag: str | None = None, query: str | None = None) -> list[Tool]:
@@ -460,6 +464,12 @@ def _why_not(*, user, connection_id, operation_id) -> ApplicationError:
     if unusable:
         code, message = unusable
         return ApplicationError(message, status_code=403, code=code)
+    if operation.unusable_reason:
+        return ApplicationError(
+            f"{operation.method} {operation.path} cannot be called: {operation.unusable_reason}",
+            status_code=403,
+            code="method_unusable",
+        )
     return ApplicationError(
         f"You may not call {operation.method} {operation.path} through this connection.",
         status_code=403,

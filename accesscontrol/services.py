@@ -4,6 +4,10 @@
 - :func:`method_rights_sync`: a rights row, with defaults, for every operation of the connector
   that has none yet (after creation and after every schema import).
 - :func:`method_rights_update` and :func:`method_rights_bulk`: method-level rights, any time.
+- :func:`connector_schema_import`: a connector's schema re-imported, with the method rights kept
+  in step in the same transaction (``connectors`` stores versions and knows nothing of rights).
+- :func:`connector_catalog_create`: a connector from the catalog, for whom the policy allows it
+  while its integration type is switched on.
 
 Every change is recorded with ``audit_record`` (before and after).
 """
@@ -37,7 +41,8 @@ from accounts.models import Organisation, User
 from accounts.services import organisation_ensure_company_group
 from audit.services import audit_record
 from connections.models import Connection
-from connectors.models import Operation
+from connectors import services as connector_services
+from connectors.models import Connector, ConnectorVersion, IntegrationType, Operation
 from integrations_platform.errors import ApplicationError
 
 LEVELS = ("company", "groups", "individuals")
@@ -300,6 +305,45 @@ def method_rights_sync_connector(*, connector) -> int:
     Returns how many rights rows were created."""
     return sum(
         len(method_rights_sync(connection=c)) for c in Connection.objects.filter(connector_id=connector.pk)
+    )
+
+
+def connector_schema_import(*, connector, schema_text, actor, parsed=None) -> ConnectorVersion:
+    """Import a new schema version (``connectors.services.connector_import_schema``) and keep the
+    method rights in step, in one transaction: every connection gets a rights row, with the
+    defaults, for each method the version added (a removed method's rights go with it). Answers the
+    version, which says what was added, removed and changed. Who may re-import is the caller's to
+    ask (``policy.may_write_connectors``)."""
+    with transaction.atomic():
+        version = connector_services.connector_import_schema(
+            connector=connector, schema_text=schema_text, imported_by=actor, parsed=parsed
+        )
+        if version.added:
+            method_rights_sync_connector(connector=connector)
+    return version
+
+
+def connector_catalog_create(*, actor, organisation, catalog, name, settings, description: str = "") -> Connector:
+    """A connector from the catalog of standard services (``connectors.services.
+    connector_create_from_catalog``), when the policy lets ``actor`` configure the organisation's
+    integrations and the service's integration type is switched on for it."""
+    if not policy.may_configure(actor, organisation):
+        raise ApplicationError(
+            "Only the organisation's platform administrators add integrations.",
+            status_code=403,
+            code="permission_denied",
+        )
+    integration_type = IntegrationType.objects.filter(pk=catalog).first() if isinstance(catalog, str) else None
+    off = policy.integration_type_off_reason(integration_type, organisation) if integration_type else None
+    if off:
+        raise ApplicationError(off, field_errors={"catalog": ["Switched off."]}, code="integration_type_disabled")
+    return connector_services.connector_create_from_catalog(
+        organisation=organisation,
+        catalog=catalog,
+        name=name,
+        settings=settings,
+        created_by=actor,
+        description=description,
     )
 
 

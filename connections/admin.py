@@ -17,13 +17,14 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accesscontrol import policy
+from accesscontrol.services import connector_catalog_create
 from connections import services
-from connections.catalog import CATALOG
 from connections.forms import CatalogForm, ConnectionAdminForm, CredentialAdminForm
 from connections.models import Connection, ConnectionCredential, Credential
 from connections.oauth import oauth_authorization_complete, oauth_authorization_start
 from connections.selectors import credential_state
 from connections.testing import connection_test
+from connectors.catalog import CATALOG
 from connectors.models import IntegrationType
 from integrations_platform.admin import OrganisationScopedAdmin, OrganisationScopedInline, scope_form
 from integrations_platform.errors import ApplicationError
@@ -385,12 +386,12 @@ class ConnectionAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 with transaction.atomic():
-                    connector = services.connector_create_from_catalog(
+                    connector = connector_catalog_create(
+                        actor=request.user,
                         organisation=form.cleaned_data["organisation"],
-                        catalog_key=key,
+                        catalog=key,
                         name=form.cleaned_data["name"],
                         settings=form.settings_values(),
-                        created_by=request.user,
                     )
                     config, secret = form.credential_values()
                     connection = None

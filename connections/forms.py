@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group
 
 from accounts.models import Organisation
 from connections import kinds
-from connections.catalog import CatalogService
 from connections.models import Connection, Credential
+from connectors.catalog import CatalogService
 from integrations_platform import jsondepth
 
 SECRET_FIELDS = {

@@ -180,6 +180,9 @@ class CallSecrets:
     to_apply: list[Credential]
     # Every secret of the connection, in every form.
     forms: list[str]
+    # The credentials meet one alternative of the method's security requirements (not "all of them,
+    # in order" for a method that declares none): each scheme of it needs its own place.
+    by_requirement: bool = False
     _read: _Reader = field(default_factory=_Reader, repr=False)
 
 
@@ -208,7 +211,10 @@ def call_secrets(*, connection: Connection, security) -> CallSecrets:
         if credential.kind == Kind.CUSTOM_HEADERS:
             headers.update({str(k): str(v) for k, v in (read.secret(credential).get("headers") or {}).items()})
     to_apply = sorted((c for c in chosen if c.kind != Kind.CUSTOM_HEADERS), key=lambda c: c.kind == Kind.WEBHOOK)
-    return CallSecrets(variables=variables, header_templates=headers, to_apply=to_apply, forms=forms, _read=read)
+    return CallSecrets(
+        variables=variables, header_templates=headers, to_apply=to_apply, forms=forms,
+        by_requirement=bool(security), _read=read,
+    )
 
 
 def credentials_apply(*, call: CallSecrets, request: HttpRequest) -> list[str]:
@@ -222,7 +228,21 @@ def credentials_apply(*, call: CallSecrets, request: HttpRequest) -> list[str]:
         if name in request.headers and PLACEHOLDER.sub("", template).strip()
     ]
     basic: list[tuple[str, str]] = []
+    written: dict[tuple[str, str], Credential] = {}
     for credential in call.to_apply:
+        slot = _slot(credential) if call.by_requirement else None
+        if slot is not None and slot in written:
+            # A requirement of two schemes is met by both or not at all: never one silently over the
+            # other (HTTP Basic and a bearer token both in Authorization).
+            first = written[slot]
+            raise ApplicationError(
+                f"The credentials '{first.name}' and '{credential.name}' both need {_place(slot)}, which can hold "
+                "only one of them: remove one from the connection's action credentials.",
+                field_errors={"action_credentials": [f"'{first.name}' and '{credential.name}' conflict."]},
+                code="credentials_conflict",
+            )
+        if slot is not None:
+            written[slot] = credential
         values, pairs = _apply_one(credential, request, call._read)
         applied += values
         basic += pairs
@@ -237,6 +257,32 @@ def credentials_apply(*, call: CallSecrets, request: HttpRequest) -> list[str]:
                 code="credential_unsendable",
             ) from None
     return _ordered({*call.forms, *secret_forms(applied, basic=basic)})
+
+
+_AUTHORIZATION = ("header", "authorization")
+
+
+def _slot(credential: Credential) -> tuple[str, str] | None:
+    """The place of a request a credential writes (one credential per place)."""
+    config = credential.config or {}
+    if credential.kind == Kind.API_KEY:
+        where = config.get("in", "header")
+        name = str(config.get("name", ""))
+        return where, name.lower() if where == "header" else name
+    if credential.kind in (
+        Kind.HTTP_BASIC, Kind.HTTP_BEARER, Kind.OAUTH2_AUTHORIZATION_CODE, Kind.OAUTH2_CLIENT_CREDENTIALS
+    ):
+        return _AUTHORIZATION
+    if credential.kind == Kind.WEBHOOK:
+        return "header", str(config.get("signature_header") or "X-Signature-256").lower()
+    return None
+
+
+def _place(slot: tuple[str, str]) -> str:
+    if slot == _AUTHORIZATION:
+        return "the Authorization header"
+    where, name = slot
+    return f"the {where} {'parameter' if where == 'query' else where} {name}"
 
 
 def _apply_one(credential: Credential, request: HttpRequest, read: _Reader) -> tuple[list[str], list]:

@@ -17,6 +17,7 @@ from accesscontrol import policy
 from audit.services import audit_record
 from connections import kinds
 from connections.models import Connection, ConnectionCredential, Credential
+from connectors.catalog import catalog_service, credential_config_for
 from connectors.openapi.request import url_template_places, variable_value_problem
 from integrations_platform.errors import ApplicationError
 
@@ -638,62 +639,11 @@ def connections_mark_active(*, credential: Credential, actor=None) -> int:
 # --- catalog ----------------------------------------------------------------------------------
 
 
-def connector_create_from_catalog(
-    *, organisation, catalog_key: str, name: str, settings: dict | None, created_by, description: str = ""
-):
-    """A connector from the built-in catalog: the service's OpenAPI document (through the OpenAPI
-    parser), its auth schemes, ``integration_type`` = the catalog key, ``service_settings`` and a
-    base URL derived from the settings. Nothing is saved on any error."""
-    from connections.catalog import base_url_for, catalog_service, schema_document_for, settings_clean
-    from connectors.models import Connector, IntegrationType
-
-    if not policy.may_configure(created_by, organisation):
-        raise ApplicationError(
-            "Only the organisation's platform administrators add integrations.",
-            status_code=403,
-            code="permission_denied",
-        )
-    service = catalog_service(catalog_key)
-    integration_type = IntegrationType.objects.filter(pk=service.key).first()
-    off = (
-        policy.integration_type_off_reason(integration_type, organisation)
-        if integration_type is not None
-        else f"The integration type '{service.name}' is not installed."
-    )
-    if off:
-        raise ApplicationError(off, field_errors={"catalog": ["Switched off."]}, code="integration_type_disabled")
-    name = _check_name(name)
-    clean = settings_clean(service, settings)
-    if Connector.objects.filter(organisation=organisation, name__iexact=name).exists():
-        raise ApplicationError(
-            "A connector with this name exists in the organisation.",
-            field_errors={"name": ["Already used by another connector of this organisation."]},
-        )
-    text = schema_document_for(service, clean)
-    base_url = base_url_for(service, clean)
-    from connectors.services import connector_create_from_openapi
-
-    with transaction.atomic():
-        connector, _version = connector_create_from_openapi(
-            organisation=organisation, name=name, description=description or service.description,
-            base_url=base_url, schema_text=text, acknowledged=True, created_by=created_by,
-            documentation_url=service.documentation_url,
-        )
-        Connector.objects.filter(pk=connector.pk).update(integration_type_id=service.key, service_settings=clean)
-        connector.refresh_from_db()
-        audit_record(
-            actor=created_by, action="connector.create_from_catalog", obj=connector,
-            changes={"catalog": service.key, "fields": ["name", "base_url", *(f"settings.{k}" for k in clean)]},
-        )
-    return connector
-
-
 def catalog_connection_create(*, connector, name: str, created_by, config: dict | None, secret: dict | None,
                               access_level: str = "company", groups=(), users=(), organisations=()):
     """The first connection of a catalog connector, with the credential its service needs (one
-    form in the admin: settings, then credentials). The credential ties to the schema's scheme."""
-    from connections.catalog import catalog_service, credential_config_for
-
+    form in the admin: settings, then credentials). The credential ties to the schema's scheme.
+    (The connector itself is made by ``accesscontrol.services.connector_catalog_create``.)"""
     service = catalog_service(connector.integration_type_id)
     given = {k: v for k, v in (config or {}).items() if k in {f.name for f in service.credential_config_fields}}
     credential_config = credential_config_for(service, connector.service_settings or {}, given)

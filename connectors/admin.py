@@ -6,17 +6,23 @@
   variables, the last import's added/removed/changed, the version history, and its methods grouped
   by tag, linking to the operation list (search, filter by method and tag, paginated), which stays
   usable with thousands of methods.
-- "Import a new schema version" makes a new version through the same service as the API.
+- "Import a new schema version" makes a new version through the same service as the API
+  (``accesscontrol.services.connector_schema_import``, which keeps method rights in step).
+- A method that no supported credential can call is shown so, with the reason.
+
+This is the presentation layer: it asks ``accesscontrol`` (the policy decides who may do what);
+the domain layer of ``connectors`` (models, services, selectors, ``openapi/``) does not.
+A post too large for the server is answered 413 before it gets here
+(``integrations_platform.middleware``); a schema above its own limit is a form error.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count
 from django.forms import Textarea
-from django.forms.utils import ErrorDict
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,7 +31,8 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from accesscontrol import policy
-from connectors.forms import ConnectorChangeForm, ConnectorOpenAPIForm, SchemaImportForm, too_big_message
+from accesscontrol.services import connector_schema_import
+from connectors.forms import ConnectorChangeForm, ConnectorOpenAPIForm, SchemaImportForm
 from connectors.models import (
     AuthSchemeConfig,
     Connector,
@@ -43,7 +50,6 @@ from connectors.selectors import (
 from connectors.services import (
     connector_create_from_openapi,
     connector_delete,
-    connector_import_schema,
     connector_touch,
     connector_update,
     integration_type_set_enabled,
@@ -55,23 +61,6 @@ from integrations_platform.errors import ApplicationError
 
 SHOWN_WARNINGS = 20
 SUMMARY_SHOWN = 60  # characters of a method's summary in the method list
-
-
-def post_too_big(request) -> bool:
-    """True when the posted body is above Django's limit (flagged by the middleware, or raised here)."""
-    if getattr(request, "connectors_post_too_big", False):
-        return True
-    try:
-        request.POST  # noqa: B018  (reading it parses the body)
-        request.FILES  # noqa: B018
-    except RequestDataTooBig:
-        from django.http import QueryDict
-        from django.utils.datastructures import MultiValueDict
-
-        request._post, request._files = QueryDict(), MultiValueDict()
-        request.connectors_post_too_big = True
-        return True
-    return False
 
 
 def report_warnings(request, warnings: list[str]) -> None:
@@ -195,10 +184,6 @@ class ConnectorAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            if post_too_big(request):
-                form = scope_form(ConnectorOpenAPIForm(initial_organisation=request.user.organisation), request.user)
-                form._errors = ErrorDict({"openapi_schema": form.error_class([too_big_message()])})
-                return self._render_add(request, form, status=400)
             form = scope_form(ConnectorOpenAPIForm(request.POST, request.FILES), request.user)
             if form.is_valid():
                 data = form.cleaned_data
@@ -243,9 +228,6 @@ class ConnectorAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     # --- Change ---------------------------------------------------------------------------------
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "POST" and post_too_big(request):
-            messages.error(request, "The form was larger than this server accepts; nothing was saved.")
-            return HttpResponseRedirect(request.path)
         obj = self.get_object(request, object_id)
         extra_context = {**(extra_context or {})}
         if obj is not None:
@@ -301,29 +283,23 @@ class ConnectorAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
         status = 200
         if request.method == "POST":
             status = 400
-            if post_too_big(request):
-                form = SchemaImportForm()
-                form._errors = ErrorDict({"openapi_schema": form.error_class([too_big_message()])})
-            else:
-                form = SchemaImportForm(request.POST, request.FILES)
-                if form.is_valid():
-                    try:
-                        version = connector_import_schema(
-                            connector=connector,
-                            schema_text=form.cleaned_data["schema_source"],
-                            imported_by=request.user,
-                        )
-                    except ApplicationError as exc:
-                        exc.add_to_form(form, default_field="openapi_schema")
-                    else:
-                        self.log_change(request, connector, f"Imported schema version {version.number}.")
-                        messages.success(
-                            request,
-                            f"Version {version.number} imported: {len(version.added)} added, "
-                            f"{len(version.removed)} removed, {len(version.changed)} changed.",
-                        )
-                        report_warnings(request, version.warnings)
-                        return HttpResponseRedirect(reverse("admin:connectors_connector_change", args=[connector.pk]))
+            form = SchemaImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    version = connector_schema_import(
+                        connector=connector, schema_text=form.cleaned_data["schema_source"], actor=request.user
+                    )
+                except ApplicationError as exc:
+                    exc.add_to_form(form, default_field="openapi_schema")
+                else:
+                    self.log_change(request, connector, f"Imported schema version {version.number}.")
+                    messages.success(
+                        request,
+                        f"Version {version.number} imported: {len(version.added)} added, "
+                        f"{len(version.removed)} removed, {len(version.changed)} changed.",
+                    )
+                    report_warnings(request, version.warnings)
+                    return HttpResponseRedirect(reverse("admin:connectors_connector_change", args=[connector.pk]))
         else:
             form = SchemaImportForm()
         context = {
@@ -375,7 +351,7 @@ class OperationAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     """The methods of every connector, read-only: filter by connector, method and tag; search."""
 
     organisation_field = "connector__organisation"
-    list_display = ["method", "path", "name", "tag", "summary_short", "deprecated", "connector"]
+    list_display = ["method", "path", "name", "tag", "summary_short", "deprecated", "usable", "connector"]
     list_display_links = ["method", "path", "name"]
     list_filter = [("connector", admin.RelatedOnlyFieldListFilter), MethodFilter, TagFilter, "deprecated"]
     search_fields = ["name", "path", "summary", "tag"]
@@ -394,7 +370,9 @@ class OperationAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
         "summary",
         "description",
         "deprecated",
+        "unusable_reason",
         "input_schema",
+        "output_schema",
         "parameters",
         "request_body",
         "security",
@@ -408,7 +386,10 @@ class OperationAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
             super()
             .get_queryset(request)
             .select_related("connector")
-            .only("id", "method", "path", "name", "tag", "summary", "deprecated", "connector__id", "connector__name")
+            .only(
+                "id", "method", "path", "name", "tag", "summary", "deprecated", "unusable_reason", "connector__id",
+                "connector__name",
+            )
             if request.resolver_match and request.resolver_match.url_name == "connectors_operation_changelist"
             else super().get_queryset(request)
         )
@@ -429,6 +410,11 @@ class OperationAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
             if connector is not None:
                 extra_context = {**(extra_context or {}), "title": f"Methods of {connector.name}"}
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="usable", boolean=True)
+    def usable(self, obj):
+        """No: no credential the platform supports can call it (the reason is on the method's page)."""
+        return not obj.unusable_reason
 
     @admin.display(description="summary")
     def summary_short(self, obj):

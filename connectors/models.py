@@ -149,6 +149,12 @@ class Operation(models.Model):
     deprecated = models.BooleanField(default=False)
     # JSON Schema (draft 2020-12) of the arguments: one property per parameter and "body".
     input_schema = models.JSONField(default=dict)
+    # JSON Schema of what a call's result holds: {status_code, headers, body}, the body's schema
+    # from the 2xx JSON responses (``connectors.openapi.outputs``); MCP's outputSchema.
+    output_schema = models.JSONField(default=dict, blank=True)
+    # Why no credential the platform supports can call this method ("" when one can): such a method
+    # is shown so in the admin and never offered as a tool (``connectors.openapi.security``).
+    unusable_reason = models.TextField(blank=True)
     # How to rebuild a request from arguments: [{"name", "in", "style", "explode", "required",
     # "allow_reserved", "content_type"?}] and {"content_type", "required", "encoding"} or None.
     parameters = models.JSONField(default=list, blank=True)
@@ -177,6 +183,10 @@ class Operation(models.Model):
     @property
     def is_read_only(self) -> bool:
         return self.method in {"GET", "HEAD", "OPTIONS"}
+
+    @property
+    def usable(self) -> bool:
+        return not self.unusable_reason
 
 
 class AuthSchemeConfig(models.Model):

@@ -12,6 +12,11 @@ Decisions:
   set on them); removed operations are deleted with their rights.
 - ``updated_at`` of the connector moves whenever a child changes (version, auth schemes,
   variables), as the REST contract says.
+- Connectors own their whole creation: a pasted schema, a catalog service and a re-import all
+  store their version through one function (``_schema_version_store``), each with one audit
+  entry. This app imports neither ``connections`` nor ``accesscontrol``: who may create or
+  re-import, and keeping method rights in step with what a re-import changed, are the layer
+  above's (``accesscontrol.services``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from connectors.catalog import base_url_for, catalog_service, schema_document_for, settings_clean
 from connectors.models import (
     AuthSchemeConfig,
     Connector,
@@ -37,6 +43,7 @@ from connectors.models import (
     Operation,
     OrganisationIntegrationType,
 )
+from connectors.openapi import SchemaEmpty, SchemaError, SchemaTooLarge, parse_schema
 from connectors.openapi.request import origin, server_entries, url_template_places, used_server, variable_value_problem
 from integrations_platform.errors import ApplicationError
 
@@ -102,6 +109,8 @@ _OPERATION_FIELDS = (
     "request_body",
     "security",
     "servers",
+    "output_schema",
+    "unusable_reason",
 )
 _BULK_BATCH = 500
 # bulk_update writes one CASE per field over the batch, which costs batch² on SQLite: keep it small.
@@ -302,25 +311,22 @@ def _refuse_taken_name(*, organisation, name: str, exclude_pk: int | None = None
 def schema_parse(*, schema_text: str | bytes, field_name: str = "openapi_schema"):
     """Parse and validate a schema with the limits from settings; never fetches anything.
 
-    Raises ``ApplicationError`` naming ``field_name``, with where (pointer or line/column) and a
-    plain message; ``code`` is ``invalid_schema``.
-    """
-    from connectors.openapi import SchemaError, parse_schema
+    The one place the size limit (``OPENAPI_MAX_SCHEMA_BYTES``) is checked, whoever gives the
+    schema (admin form, API, command, catalog): the parser refuses text above it before reading it.
+    A post larger than the server takes at all (``DATA_UPLOAD_MAX_MEMORY_SIZE``) never gets here: it
+    is answered 413 first (``integrations_platform.middleware``).
 
-    if schema_text is None or (isinstance(schema_text, (str, bytes)) and not schema_text.strip()):
-        raise ApplicationError(
-            "Give an OpenAPI schema.", field_errors={field_name: "Paste the schema (JSON or YAML) or upload a file."}
-        )
+    Raises ``ApplicationError`` naming ``field_name``, with where (pointer or line/column) and a
+    plain message; ``code`` is ``invalid_schema`` (``schema_too_large`` for the size limit).
+    """
+    give = ApplicationError(
+        "Give an OpenAPI schema.", field_errors={field_name: "Paste the schema (JSON or YAML) or upload a file."}
+    )
+    if schema_text is None:
+        raise give
     if not isinstance(schema_text, (str, bytes)):
         raise ApplicationError("The schema must be text.", field_errors={field_name: "Must be a string."})
     limit = settings.OPENAPI_MAX_SCHEMA_BYTES
-    size = len(schema_text) if isinstance(schema_text, bytes) else len(schema_text.encode("utf-8", "surrogatepass"))
-    if size > limit:
-        raise ApplicationError(
-            "The schema is too large.",
-            field_errors={field_name: f"The schema is {size:,} bytes; at most {limit:,} bytes are accepted."},
-            code="schema_too_large",
-        )
     try:
         return parse_schema(
             schema_text,
@@ -329,6 +335,14 @@ def schema_parse(*, schema_text: str | bytes, field_name: str = "openapi_schema"
             max_aliases=settings.OPENAPI_MAX_YAML_ALIASES,
             max_operations=settings.OPENAPI_MAX_OPERATIONS,
         )
+    except SchemaEmpty:
+        raise give from None
+    except SchemaTooLarge:
+        raise ApplicationError(
+            "The schema is too large.",
+            field_errors={field_name: f"The schema is larger than the {limit:,} bytes accepted."},
+            code="schema_too_large",
+        ) from None
     except SchemaError as exc:
         raise ApplicationError(
             f"The schema cannot be imported: {exc}", field_errors={field_name: str(exc)}, code="invalid_schema"
@@ -339,6 +353,10 @@ def schema_parse(*, schema_text: str | bytes, field_name: str = "openapi_schema"
             field_errors={field_name: "The schema is nested too deeply to import."},
             code="invalid_schema",
         ) from None
+
+
+def _schema_size(schema_text: str | bytes) -> int:
+    return len(schema_text) if isinstance(schema_text, bytes) else len(schema_text.encode("utf-8", "replace"))
 
 
 def _default_base_url(parsed) -> str:
@@ -367,10 +385,12 @@ def _operation_values(parsed_operation, document_servers=()) -> dict:
         "description": parsed_operation.description or "",
         "deprecated": bool(parsed_operation.deprecated),
         "input_schema": parsed_operation.input_schema or {},
+        "output_schema": getattr(parsed_operation, "output_schema", None) or {},
         "parameters": parsed_operation.parameters or [],
         "request_body": parsed_operation.request_body,
         "security": parsed_operation.security,
         "servers": server_entries(parsed_operation.servers or [], document_servers),
+        "unusable_reason": getattr(parsed_operation, "unusable_reason", "") or "",
     }
 
 
@@ -436,43 +456,163 @@ def _auth_schemes_from(parsed, *, existing_names: set[str], start_position: int)
     return configs, warnings
 
 
-def _version_create(
-    *,
-    connector: Connector,
-    parsed,
-    number: int,
-    schema_size: int,
-    warnings,
-    created_by,
-    added,
-    removed,
-    changed,
-    operation_count,
-) -> ConnectorVersion:
+def _key(method: str, path: str) -> str:
+    return f"{method} {path}"
+
+
+# --- Storing a schema version: the one function for create, re-import and catalog ---------------
+
+
+def _schema_version_store(
+    *, connector: Connector, parsed, rows: _Rows, schema_size: int, actor, new: bool
+) -> tuple[ConnectorVersion, list[AuthSchemeConfig]]:
+    """Store ``parsed`` as the connector's next version, in the caller's transaction: its auth
+    scheme configs (the schemes not there yet), the version row with what it added, removed and
+    changed (lists of "METHOD path"), and its operations. Operations are matched by method + path
+    and keep their row (and so the rights set on them); fields are updated; removed ones are
+    deleted. ``new``: the connector was just made, so there is nothing to compare with (no query).
+    Answers the version and the auth scheme configs it added."""
+    if new:
+        last, existing, auth_existing, start = 0, {}, set(), 0
+    else:
+        last = connector.versions.order_by("-number").values_list("number", flat=True).first() or 0
+        existing = {
+            (op.method, op.path): op
+            for op in Operation.objects.filter(connector=connector).only(
+                "id", "connector_id", "method", "path", *_OPERATION_FIELDS
+            )
+        }
+        auth_existing = set(connector.auth_schemes.values_list("scheme_name", flat=True))
+        start = (connector.auth_schemes.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    incoming = {(r["method"], r["path"]): r for r in rows.operations}
+    added = [_key(*k) for k in incoming if k not in existing]
+    removed = [_key(*k) for k in existing if k not in incoming]
+    # (operation, {field: new value}) for the operations kept whose definition changed.
+    changed_ops: list[tuple[Operation, dict]] = []
+    for k, row in incoming.items():
+        op = existing.get(k)
+        if op is not None:
+            diff = {f: row[f] for f in _OPERATION_FIELDS if getattr(op, f) != row[f]}
+            if diff:
+                changed_ops.append((op, diff))
+
+    auth_configs, auth_warnings = _auth_schemes_from(parsed, existing_names=auth_existing, start_position=start)
+    for config in auth_configs:
+        config.connector = connector
+    AuthSchemeConfig.objects.bulk_create(auth_configs)
+
     version = ConnectorVersion(
         connector=connector,
-        number=number,
+        number=last + 1,
         openapi_version=str(parsed.openapi_version or "")[:20],
         source_format=str(parsed.source_format or "")[:8],
         source_size=schema_size,
         document=parsed.document,
         title=str(parsed.title or "")[:500],
-        warnings=warnings,
+        warnings=rows.warnings + auth_warnings,
         added=added,
         removed=removed,
-        changed=changed,
-        operation_count=operation_count,
-        created_by=created_by if getattr(created_by, "pk", None) else None,
+        changed=[_key(op.method, op.path) for op, _ in changed_ops],
+        operation_count=len(rows.operations),
+        created_by=actor,
     )
     version.save()
-    return version
-
-
-def _key(method: str, path: str) -> str:
-    return f"{method} {path}"
+    removed_ids = [existing[k].pk for k in existing if k not in incoming]
+    if removed_ids:
+        Operation.objects.filter(pk__in=removed_ids).delete()
+    # Names stay unique at every step: changed names go through a temporary unique name first.
+    renamed = [op for op, diff in changed_ops if "name" in diff]
+    if renamed:
+        for op in renamed:
+            op.name = f"~{op.pk}"[:64]
+        Operation.objects.bulk_update(renamed, ["name"], batch_size=_BULK_UPDATE_BATCH)
+    # One small UPDATE per changed operation, of the changed fields only: on SQLite and
+    # PostgreSQL this beats bulk_update's CASE expressions, which grow with batch × fields.
+    for op, diff in changed_ops:
+        Operation.objects.filter(pk=op.pk).update(**diff, updated_in_version=version)
+    Operation.objects.bulk_create(
+        [
+            Operation(connector=connector, first_version=version, updated_in_version=version, **incoming[k])
+            for k in incoming
+            if k not in existing
+        ],
+        batch_size=_BULK_BATCH,
+    )
+    connector.current_version = version
+    connector.save(update_fields=["current_version", "updated_at"])
+    return version, auth_configs
 
 
 # --- Create ------------------------------------------------------------------------------------
+
+
+def _connector_create(
+    *,
+    organisation,
+    integration_type: str,
+    name: str,
+    description: str,
+    base_url: str,
+    schema_text: str | bytes,
+    parsed,
+    created_by,
+    documentation_url: str = "",
+    icon_url: str = "",
+    variables: list | None = None,
+    service_settings: dict | None = None,
+    audit: dict | None = None,
+) -> tuple[Connector, ConnectorVersion]:
+    """The connector row and its first version, in one transaction, with one audit entry."""
+    rows = _rows_from(parsed)
+    now = timezone.now()
+    actor = created_by if getattr(created_by, "pk", None) else None
+    try:
+        with transaction.atomic():
+            connector = Connector(
+                organisation=organisation,
+                integration_type_id=integration_type,
+                name=name,
+                description=description,
+                base_url=base_url,
+                documentation_url=documentation_url,
+                icon_url=icon_url,
+                variables=variables or [],
+                service_settings=service_settings or {},
+                acknowledged_by=actor,
+                acknowledged_at=now,
+                created_by=actor,
+            )
+            connector.full_clean(exclude=["base_url", "documentation_url", "icon_url", "current_version"])
+            connector.save()
+            version, auth_configs = _schema_version_store(
+                connector=connector,
+                parsed=parsed,
+                rows=rows,
+                schema_size=_schema_size(schema_text),
+                actor=actor,
+                new=True,
+            )
+            audit_record(
+                actor=actor,
+                action="connector.create",
+                obj=connector,
+                changes={
+                    "name": name,
+                    "base_url": base_url,
+                    "version": 1,
+                    "operations": len(rows.operations),
+                    "auth_schemes": [c.scheme_name for c in auth_configs],
+                    "acknowledged": True,
+                    **(audit or {}),
+                },
+            )
+    except IntegrityError:
+        # Two creations racing for one name: the constraint is the last word.
+        raise ApplicationError(
+            "A connector with this name exists in the organisation.",
+            field_errors={"name": f"{name!r} is already used by another connector of this organisation."},
+        ) from None
+    return connector, version
 
 
 def connector_create_from_openapi(
@@ -522,89 +662,61 @@ def connector_create_from_openapi(
             )
         base_url = validate_base_url(base_url, required=True)
     validate_variables_fit(base_url=base_url, variables=variables, field_name="variables")
-    rows = _rows_from(parsed)
-    schema_size = len(schema_text) if isinstance(schema_text, bytes) else len(schema_text.encode("utf-8", "replace"))
-
-    now = timezone.now()
-    actor = created_by if getattr(created_by, "pk", None) else None
-    try:
-        with transaction.atomic():
-            connector = Connector(
-                organisation=organisation,
-                integration_type_id=IntegrationType.CUSTOM_OPENAPI,
-                name=name,
-                description=description,
-                base_url=base_url,
-                documentation_url=documentation_url,
-                icon_url=icon_url,
-                variables=variables,
-                acknowledged_by=actor,
-                acknowledged_at=now,
-                created_by=actor,
-            )
-            connector.full_clean(exclude=["base_url", "documentation_url", "icon_url", "current_version"])
-            connector.save()
-            auth_configs, auth_warnings = _auth_schemes_from(parsed, existing_names=set(), start_position=0)
-            for config in auth_configs:
-                config.connector = connector
-            AuthSchemeConfig.objects.bulk_create(auth_configs)
-            warnings = rows.warnings + auth_warnings
-            added = [_key(r["method"], r["path"]) for r in rows.operations]
-            version = _version_create(
-                connector=connector,
-                parsed=parsed,
-                number=1,
-                schema_size=schema_size,
-                warnings=warnings,
-                created_by=actor,
-                added=added,
-                removed=[],
-                changed=[],
-                operation_count=len(rows.operations),
-            )
-            Operation.objects.bulk_create(
-                [
-                    Operation(connector=connector, first_version=version, updated_in_version=version, **row)
-                    for row in rows.operations
-                ],
-                batch_size=_BULK_BATCH,
-            )
-            connector.current_version = version
-            connector.save(update_fields=["current_version", "updated_at"])
-            audit_record(
-                actor=actor,
-                action="connector.create",
-                obj=connector,
-                changes={
-                    "name": name,
-                    "base_url": base_url,
-                    "version": 1,
-                    "operations": len(rows.operations),
-                    "auth_schemes": [c.scheme_name for c in auth_configs],
-                    "acknowledged": True,
-                },
-            )
-    except IntegrityError:
-        # Two creations racing for one name: the constraint is the last word.
-        raise ApplicationError(
-            "A connector with this name exists in the organisation.",
-            field_errors={"name": f"{name!r} is already used by another connector of this organisation."},
-        ) from None
-    return connector, version
-
-
-def connector_create_from_catalog(*, organisation, catalog: str, settings_values: dict | None, created_by, **fields):
-    """A connector from the built-in catalog of standard services (``connections.catalog``)."""
-    from connections.services import connector_create_from_catalog as create
-
-    return create(
+    return _connector_create(
         organisation=organisation,
-        catalog_key=catalog,
-        name=fields.get("name", ""),
-        settings=settings_values,
+        integration_type=IntegrationType.CUSTOM_OPENAPI,
+        name=name,
+        description=description,
+        base_url=base_url,
+        schema_text=schema_text,
+        parsed=parsed,
         created_by=created_by,
-        description=fields.get("description", ""),
+        documentation_url=documentation_url,
+        icon_url=icon_url,
+        variables=variables,
     )
+
+
+def connector_create_from_catalog(
+    *, organisation, catalog: str, name: str, settings: dict | None, created_by, description: str = ""
+) -> Connector:
+    """A connector from the built-in catalog of standard services (``connectors.catalog``): the
+    service's OpenAPI document, adjusted to the settings, through the same import as a pasted one;
+    ``integration_type`` is the catalog key, ``service_settings`` the checked settings, the base URL
+    follows from them. One transaction, one audit entry. Nothing is saved on any error.
+
+    Who may, and whether the integration type is switched on, is the caller's question
+    (``accesscontrol.services.connector_catalog_create`` asks the access-control policy)."""
+    if organisation is None:
+        raise ApplicationError(
+            "The connector needs an organisation.", field_errors={"organisation": "This field is required."}
+        )
+    service = catalog_service(catalog)
+    if not IntegrationType.objects.filter(pk=service.key).exists():
+        raise ApplicationError(
+            f"The integration type '{service.name}' is not installed.",
+            field_errors={"catalog": "Not installed."},
+            code="integration_type_disabled",
+        )
+    name = validate_text(name, field_name="name", max_length=NAME_MAX, required=True)
+    description = validate_text(description, field_name="description", max_length=DESCRIPTION_MAX, required=False)
+    clean = settings_clean(service, settings)
+    _refuse_taken_name(organisation=organisation, name=name)
+    text = schema_document_for(service, clean)
+    connector, _version = _connector_create(
+        organisation=organisation,
+        integration_type=service.key,
+        name=name,
+        description=description or service.description,
+        base_url=base_url_for(service, clean),
+        schema_text=text,
+        parsed=schema_parse(schema_text=text),
+        created_by=created_by,
+        documentation_url=service.documentation_url,
+        service_settings=clean,
+        audit={"catalog": service.key, "settings": sorted(clean)},
+    )
+    return connector
 
 
 # --- Import a new version ----------------------------------------------------------------------
@@ -613,94 +725,30 @@ def connector_create_from_catalog(*, organisation, catalog: str, settings_values
 def connector_import_schema(
     *, connector: Connector, schema_text: str | bytes, imported_by, parsed=None
 ) -> ConnectorVersion:
-    """Import a schema again: a new version. Operations are matched by method + path and keep their
-    row (and so the rights set on them); fields are updated; removed operations are deleted. What
-    was added, removed and changed is stored on the version (lists of "METHOD path")."""
+    """Import a schema again: a new version, stored by the same function as the first
+    (``_schema_version_store``). Answers the version, which says what changed (``added``,
+    ``removed``, ``changed``: lists of "METHOD path").
+
+    Rights on methods are not this app's: the layer above keeps them in step with what changed
+    (``accesscontrol.services.connector_schema_import``, which whoever re-imports calls)."""
     if parsed is None:
         parsed = schema_parse(schema_text=schema_text)
     rows = _rows_from(parsed, approved_origins=connector.approved_origins or [])
-    schema_size = len(schema_text) if isinstance(schema_text, bytes) else len(schema_text.encode("utf-8", "replace"))
     actor = imported_by if getattr(imported_by, "pk", None) else None
-
     with transaction.atomic():
         connector = Connector.objects.select_for_update().get(pk=connector.pk)
-        last = connector.versions.order_by("-number").values_list("number", flat=True).first() or 0
-        existing = {
-            (op.method, op.path): op
-            for op in Operation.objects.filter(connector=connector).only(
-                "id", "connector_id", "method", "path", *_OPERATION_FIELDS
-            )
-        }
-        incoming = {(r["method"], r["path"]): r for r in rows.operations}
-        added = [_key(*k) for k in incoming if k not in existing]
-        removed = [_key(*k) for k in existing if k not in incoming]
-        # (operation, {field: new value}) for the operations kept whose definition changed.
-        changed_ops: list[tuple[Operation, dict]] = []
-        for k, row in incoming.items():
-            op = existing.get(k)
-            if op is None:
-                continue
-            diff = {f: row[f] for f in _OPERATION_FIELDS if getattr(op, f) != row[f]}
-            if diff:
-                changed_ops.append((op, diff))
-        changed = [_key(op.method, op.path) for op, _ in changed_ops]
-
-        auth_existing = set(connector.auth_schemes.values_list("scheme_name", flat=True))
-        start = (connector.auth_schemes.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-        auth_configs, auth_warnings = _auth_schemes_from(parsed, existing_names=auth_existing, start_position=start)
-        for config in auth_configs:
-            config.connector = connector
-        AuthSchemeConfig.objects.bulk_create(auth_configs)
-
-        version = _version_create(
-            connector=connector,
-            parsed=parsed,
-            number=last + 1,
-            schema_size=schema_size,
-            warnings=rows.warnings + auth_warnings,
-            created_by=actor,
-            added=added,
-            removed=removed,
-            changed=changed,
-            operation_count=len(rows.operations),
+        version, auth_configs = _schema_version_store(
+            connector=connector, parsed=parsed, rows=rows, schema_size=_schema_size(schema_text), actor=actor, new=False
         )
-        removed_ids = [existing[k].pk for k in existing if k not in incoming]
-        if removed_ids:
-            Operation.objects.filter(pk__in=removed_ids).delete()
-        # Names stay unique at every step: changed names go through a temporary unique name first.
-        renamed = [op for op, diff in changed_ops if "name" in diff]
-        if renamed:
-            for op in renamed:
-                op.name = f"~{op.pk}"[:64]
-            Operation.objects.bulk_update(renamed, ["name"], batch_size=_BULK_UPDATE_BATCH)
-        # One small UPDATE per changed operation, of the changed fields only: on SQLite and
-        # PostgreSQL this beats bulk_update's CASE expressions, which grow with batch × fields.
-        for op, diff in changed_ops:
-            Operation.objects.filter(pk=op.pk).update(**diff, updated_in_version=version)
-        Operation.objects.bulk_create(
-            [
-                Operation(connector=connector, first_version=version, updated_in_version=version, **incoming[k])
-                for k in incoming
-                if k not in existing
-            ],
-            batch_size=_BULK_BATCH,
-        )
-        connector.current_version = version
-        connector.save(update_fields=["current_version", "updated_at"])
-        if added:
-            # New methods get their rights rows, with the defaults, on every connection.
-            from accesscontrol.services import method_rights_sync_connector
-
-            method_rights_sync_connector(connector=connector)
         audit_record(
             actor=actor,
             action="connector.import_schema",
             obj=connector,
             changes={
                 "version": version.number,
-                "added": len(added),
-                "removed": len(removed),
-                "changed": len(changed),
+                "added": len(version.added),
+                "removed": len(version.removed),
+                "changed": len(version.changed),
                 "auth_schemes_added": [c.scheme_name for c in auth_configs],
             },
         )

@@ -239,7 +239,7 @@ OPENAPI_MAX_DEPTH = env.int("OPENAPI_MAX_DEPTH", default=200)
 OPENAPI_MAX_YAML_ALIASES = env.int("OPENAPI_MAX_YAML_ALIASES", default=1000)
 OPENAPI_MAX_OPERATIONS = env.int("OPENAPI_MAX_OPERATIONS", default=20000)
 # Django's request size limit sits above the schema limit, so that an oversized schema reaches
-# the form (and gets a form error) instead of a bare 400 page.
+# the form (and gets a form error next to the schema); a body above this one gets a plain 413 page.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * OPENAPI_MAX_SCHEMA_BYTES + 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=20000)
@@ -373,12 +373,12 @@ LOGGING = {
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
-# --- Connectors (connectors-django) -----------------------------------------------------------
-# An oversized post to the connector admin gets a form error instead of a bare 400 page: the
-# middleware must run before the CSRF middleware, which is the first to read the body.
+# --- Request bodies too large ---------------------------------------------------------------
+# A body above DATA_UPLOAD_MAX_MEMORY_SIZE is answered 413 (a plain page; JSON under the API)
+# before anything reads it; see integrations_platform/middleware.py.
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),
-    "connectors.middleware.OversizedSchemaPostMiddleware",
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "integrations_platform.middleware.RequestTooLargeMiddleware",
 )
 
 # --- Connections: OAuth2 token refresh --------------------------------------------------------

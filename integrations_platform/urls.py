@@ -18,6 +18,9 @@ api_v1 = [
     path("", include("audit.api.urls")),
 ]
 
+# A body too large is answered 413, not as a bare 400 (integrations_platform/middleware.py).
+handler400 = "integrations_platform.middleware.bad_request"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -17,6 +17,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import socket
 import time
 from datetime import timedelta
@@ -30,6 +31,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from audit.services import audit_record
 from connections.models import Connection
@@ -77,6 +79,107 @@ def _path(parts) -> str:
     return ".".join(["arguments", *(str(p) for p in parts)])
 
 
+def _pattern_known(schema: dict, name: str) -> bool:
+    patterns = schema.get("patternProperties") or {}
+    return any(re.search(pattern, name) for pattern in patterns if isinstance(pattern, str))
+
+
+_SHOWN_CHARS = 40  # of a value quoted in a message; a message never echoes a long value in full
+_SHOWN_CHOICES = 20
+_KINDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def _shown(value) -> str:
+    """A value as a message may quote it: JSON, cut short."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def _kind_of(value) -> str:
+    for name, kinds in (("null", type(None)), ("true or false", bool), ("text", str), ("a list", list),
+                        ("an object", dict)):
+        if isinstance(value, kinds):
+            return name
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _plural(count, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def argument_message(error) -> str:
+    """What is wrong with a value, in words, for a person or an assistant reading the error: never a
+    long value in full, never a cut-off sentence (jsonschema's messages start with the value)."""
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "maxLength":
+        return f"Longer than {_plural(expected, 'character')} (it has {len(value)})."
+    if keyword == "minLength":
+        if expected == 1:
+            return "Must not be empty."
+        return f"Shorter than {_plural(expected, 'character')} (it has {len(value)})."
+    if keyword == "maxItems":
+        return f"More than {_plural(expected, 'item')} (it has {len(value)})."
+    if keyword == "minItems":
+        return "Must not be an empty list." if expected == 1 else f"Fewer than {_plural(expected, 'item')}."
+    if keyword == "minProperties":
+        return "Must not be empty." if expected == 1 else f"Fewer than {_plural(expected, 'field')}."
+    if keyword == "maxProperties":
+        return f"More than {_plural(expected, 'field')}."
+    if keyword == "uniqueItems":
+        return "The items must all be different."
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+                 "exclusiveMaximum": "less than"}[keyword]
+        return f"Must be {words} {expected} (it is {_shown(value)})."
+    if keyword == "multipleOf":
+        return f"Must be a multiple of {expected}."
+    if keyword in ("enum", "const"):
+        choices = list(expected) if keyword == "enum" else [expected]
+        listed = ", ".join(_shown(choice) for choice in choices[:_SHOWN_CHOICES])
+        if len(choices) > _SHOWN_CHOICES:
+            listed += f" (and {len(choices) - _SHOWN_CHOICES} more)"
+        return f"Must be one of: {listed} (it is {_shown(value)})." if keyword == "enum" else f"Must be {listed}."
+    if keyword == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        wanted = " or ".join(_KINDS.get(kind, str(kind)) for kind in kinds)
+        return f"Must be {wanted}, not {_kind_of(value)}."
+    if keyword == "pattern":
+        shown = expected if len(expected) <= 80 else expected[:79] + "…"
+        return f"Does not match the pattern {shown}."
+    if keyword == "format":
+        return f"Is not a valid {expected}."
+    if keyword == "not":
+        described = expected.get("description") if isinstance(expected, dict) else None
+        if described:
+            return f"Must not hold {described}."
+        return "Is a value this argument must not have."
+    if keyword in ("anyOf", "oneOf"):
+        if keyword == "oneOf" and not error.context:
+            return "Matches more than one of the allowed shapes; give one of them."
+        return "Does not match any of the allowed shapes" + (
+            f" (the closest: {argument_message(best_match(error.context))})" if error.context else "."
+        )
+    if keyword in ("additionalProperties", "unevaluatedProperties"):
+        return "Holds fields this object does not allow."
+    # Anything else: jsonschema's sentence, with the value it quotes cut short.
+    message = error.message
+    quoted = repr(value)
+    if len(quoted) > _SHOWN_CHARS and quoted in message:
+        message = message.replace(quoted, _shown(value))
+    return message if len(message) <= 300 else message[:299] + "…"
+
+
 def arguments_validate(*, operation: Operation, arguments) -> None:
     """400 naming each wrong path (``arguments.body.items.0.id``) when the arguments do not fit."""
     if not isinstance(arguments, dict):
@@ -104,12 +207,15 @@ def arguments_validate(*, operation: Operation, arguments) -> None:
             for name in missing:
                 errors.setdefault(_path([*parts, name]), []).append("This argument is required.")
             continue
-        if error.validator == "additionalProperties":
-            extra = [k for k in error.instance if k not in (error.schema.get("properties") or {})]
+        if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+            known = list(error.schema.get("properties") or {})
+            extra = [k for k in error.instance if k not in known and not _pattern_known(error.schema, k)]
+            hint = f" Known: {', '.join(known[:30])}{' …' if len(known) > 30 else ''}." if known else ""
             for name in extra:
-                errors.setdefault(_path([*parts, name]), []).append("This argument is not known.")
-            continue
-        errors.setdefault(_path(parts), []).append(error.message[:300])
+                errors.setdefault(_path([*parts, name]), []).append(f"This argument is not known.{hint}")
+            if extra:
+                continue
+        errors.setdefault(_path(parts), []).append(argument_message(error))
     if errors:
         raise ApplicationError("The arguments do not fit the method's input schema.", field_errors=errors)
 

@@ -43,7 +43,7 @@ class OpenAIToolsRenderer(_ToolsRenderer):
 
 
 class MCPToolsRenderer(_ToolsRenderer):
-    """``{"tools": [{"name", "title", "description", "inputSchema", "annotations"}]}`` as in MCP's
+    """``{"tools": [{"name", "title", "description", "inputSchema", "outputSchema", "annotations"}]}`` as in MCP's
     ``tools/list`` result, with ``readOnlyHint``/``destructiveHint``/``idempotentHint`` from the
     HTTP method."""
 

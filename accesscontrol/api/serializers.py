@@ -31,6 +31,10 @@ class ToolSerializer(serializers.Serializer):
     )
     description = serializers.CharField()
     input_schema = serializers.JSONField(help_text="JSON Schema of the arguments.")
+    output_schema = serializers.JSONField(
+        help_text="JSON Schema of what a call's result holds: {status_code, headers, body}, the body's schema "
+        "from the method's 2xx JSON responses (MCP's outputSchema; what a process step's output holds)."
+    )
     requires_confirmation = serializers.BooleanField(help_text="A call waits for the user's confirmation first.")
     method = serializers.CharField()
     path = serializers.CharField()

@@ -40,7 +40,9 @@ class ToolsView(APIView):
             "Every method the caller may call now: integration type switched on, connector enabled, connection "
             "granted to them, method allowed to them. Not paginated. `?format=openai` answers OpenAI "
             "function-calling tool definitions (`[{type: function, function: {name, description, parameters}}]`), "
-            "`?format=mcp` MCP tool definitions (`{tools: [{name, title, description, inputSchema, annotations}]}`)."
+            "`?format=mcp` MCP tool definitions "
+            "(`{tools: [{name, title, description, inputSchema, outputSchema, annotations}]}`). Each tool's "
+            "`output_schema` (`outputSchema`) describes what a call's result holds: `{status_code, headers, body}`."
         ),
         parameters=[
             OpenApiParameter("connection", OpenApiTypes.INT, description="Only the tools of this connection."),

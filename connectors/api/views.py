@@ -8,8 +8,12 @@ Who may do what (decided here, enforced through the selectors):
 - Writes (create, PATCH, DELETE, schema import): platform administrators, on their own
   organisation's connectors; anyone else gets 403 on a connector they can see.
 - Create: the connector belongs to the caller's organisation. ``base_url`` may be left out: the
-  schema's first absolute http(s) server is used. ``catalog`` goes to the catalog hook
-  (``services.connector_create_from_catalog``), which answers 400 until the catalog is wired.
+  schema's first absolute http(s) server is used. ``catalog`` makes a connector of a catalog
+  service, when its integration type is switched on.
+
+This is the presentation layer: it asks ``accesscontrol`` (the policy, and the access-control
+services that keep method rights in step with a re-import); the domain layer of ``connectors``
+(models, services, selectors, ``openapi/``) imports neither ``accesscontrol`` nor ``connections``.
 - PATCH refuses immutable fields (id, organisation, protocol_type, versions, created_at,
   updated_at, current_version, ...) and unknown fields with 400 naming them. PUT is not offered.
 """
@@ -26,6 +30,7 @@ from rest_framework.response import Response
 
 from accesscontrol import policy
 from accesscontrol.selectors import connector_list_visible_to
+from accesscontrol.services import connector_catalog_create, connector_schema_import
 from connectors import selectors, services
 from connectors.api.serializers import (
     ConnectorCreateSerializer,
@@ -157,11 +162,13 @@ class ConnectorViewSet(viewsets.ModelViewSet):
 
     def _create(self, values, common):
         if values.get("catalog"):
-            return services.connector_create_from_catalog(
+            return connector_catalog_create(
+                actor=common["created_by"],
+                organisation=common["organisation"],
                 catalog=values["catalog"],
-                settings_values=values.get("settings") or {},
-                acknowledged=values["acknowledged"],
-                **common,
+                name=common["name"],
+                settings=values.get("settings") or {},
+                description=common["description"],
             )
         connector, _ = services.connector_create_from_openapi(
             schema_text=values["openapi_schema"], acknowledged=values["acknowledged"], **common
@@ -198,8 +205,8 @@ class ConnectorViewSet(viewsets.ModelViewSet):
         _refuse_unknown(data, {"openapi_schema"})
         serializer = SchemaImportSerializer(data=data)
         serializer.is_valid(raise_exception=True)
-        version = services.connector_import_schema(
-            connector=connector, schema_text=serializer.validated_data["openapi_schema"], imported_by=request.user
+        version = connector_schema_import(
+            connector=connector, schema_text=serializer.validated_data["openapi_schema"], actor=request.user
         )
         body = {
             "version": ConnectorVersionSerializer(version).data,

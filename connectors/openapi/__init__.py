@@ -5,7 +5,7 @@ what cannot be used with a ``SchemaError`` and returns a ``ParsedSchema`` with i
 with a standalone input JSON Schema, and a warning for everything repaired or skipped.
 """
 
-from .errors import SchemaError
+from .errors import SchemaEmpty, SchemaError, SchemaTooLarge
 from .operations import ParsedOperation
 from .parser import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_OPERATIONS, ParsedSchema, parse_schema
 
@@ -16,6 +16,8 @@ __all__ = [
     "MAX_OPERATIONS",
     "ParsedOperation",
     "ParsedSchema",
+    "SchemaEmpty",
     "SchemaError",
+    "SchemaTooLarge",
     "parse_schema",
 ]

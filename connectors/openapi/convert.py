@@ -9,6 +9,14 @@ subtree shared wherever it was referenced, cycles left as ``$ref``. The output i
   as well, so no stored schema is nested beyond what JSON tools handle;
 - OpenAPI 3.0 / Swagger 2.0 dialect is translated: ``nullable`` / ``x-nullable`` to a type union,
   boolean ``exclusiveMinimum``/``exclusiveMaximum`` to numbers, ``type: file`` to a binary string.
+  ``nullable`` widens only a ``type`` declared in the same schema object, as OpenAPI 3.0.3 says
+  (and as it clarified for every 3.0.x: patch releases do not change the feature set): beside
+  ``allOf``, ``$ref`` or no type at all it has no effect, so it never lets ``null`` through;
+- ``format: int32`` / ``int64`` of an integer becomes the bounds it stands for (JSON Schema has no
+  such format, and a value outside them is refused by the API);
+- a property the schema marks ``readOnly`` is left out of what a request may send (the server sets
+  it: OpenAPI says it SHOULD NOT be sent), and ``writeOnly`` out of what a response holds
+  (``direction``), with its ``required`` entry.
 """
 
 import re
@@ -27,8 +35,21 @@ _DEF_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class SchemaConverter:
     """Converts the schemas of one input schema; collects the ``$defs`` they need."""
 
-    def __init__(self, *, document: dict, origins: dict[int, str], dialect: str, warnings: list[str], where: str = "/"):
+    def __init__(
+        self,
+        *,
+        document: dict,
+        origins: dict[int, str],
+        dialect: str,
+        warnings: list[str],
+        where: str = "/",
+        direction: str = "request",
+        inline_depth: int = INLINE_DEPTH,
+    ):
         self.where = where
+        # The property flag that means "never in this direction".
+        self.hidden = "readOnly" if direction == "request" else "writeOnly"
+        self.inline_depth = inline_depth
         self.document = document
         self.origins = origins
         self.legacy = dialect in ("2.0", "3.0")  # OpenAPI 3.0 / Swagger 2.0 schema dialect
@@ -87,13 +108,22 @@ class SchemaConverter:
         if type(ref) is str and ref.startswith("#"):
             # A reference prance left in place: a cycle.
             return self._def_ref(ref)
-        if depth > INLINE_DEPTH:
+        if depth > self.inline_depth:
             origin = self.origins.get(id(node))
             if origin is not None:
                 return self._def_ref(origin)
         out = {}
         for key, value in node.items():
-            if key in _SCHEMA_MAPS and type(value) is dict:
+            if key == "properties" and type(value) is dict:
+                hidden = [name for name, sub in value.items() if type(sub) is dict and sub.get(self.hidden) is True]
+                out[key] = {
+                    name: self._convert(sub, depth + 1) for name, sub in value.items() if name not in hidden
+                }
+                if hidden and type(node.get("required")) is list:
+                    out["required"] = [name for name in node["required"] if name not in hidden]
+            elif key == "required" and "required" in out:
+                continue
+            elif key in _SCHEMA_MAPS and type(value) is dict:
                 out[key] = {name: self._convert(sub, depth + 1) for name, sub in value.items()}
             elif key in _LITERALS or key.startswith("x-"):
                 out[key] = value
@@ -107,6 +137,7 @@ class SchemaConverter:
             del out[key]
         if self.legacy:
             _translate_legacy(out)
+        _integer_bounds(out)
         return out
 
 
@@ -171,17 +202,30 @@ def _translate_legacy(out: dict) -> None:
                 del out[key]
     nullable = out.pop("nullable", None)
     x_nullable = out.pop("x-nullable", None)
-    if nullable is True or x_nullable is True:
-        kind = out.get("type")
+    kind = out.get("type")
+    if (nullable is True or x_nullable is True) and kind is not None:
+        # Only a type declared here is widened (OpenAPI 3.0.3); without one, nullable does nothing.
         if type(kind) is str:
             out["type"] = [kind, "null"]
-        elif type(kind) is list:
-            if "null" not in kind:
-                out["type"] = [*kind, "null"]
-        elif any(key in out for key in ("$ref", "allOf", "oneOf", "anyOf")):
-            inner = dict(out)
-            out.clear()
-            out["anyOf"] = [inner, {"type": "null"}]
-            return
+        elif type(kind) is list and "null" not in kind:
+            out["type"] = [*kind, "null"]
         if type(out.get("enum")) is list and None not in out["enum"]:
             out["enum"] = [*out["enum"], None]
+
+
+_INTEGER_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def _integer_bounds(out: dict) -> None:
+    """``format: int32``/``int64`` of an integer schema as the bounds it stands for."""
+    bounds = _INTEGER_BOUNDS.get(out.get("format"))
+    kind = out.get("type")
+    if bounds is None or not (kind == "integer" or (type(kind) is list and "integer" in kind)):
+        return
+    low, high = bounds
+    for key, value, better in (("minimum", low, max), ("maximum", high, min)):
+        current = out.get(key)
+        if type(current) in (int, float):
+            out[key] = better(current, value)
+        else:
+            out[key] = value

@@ -34,6 +34,15 @@ def pointer_escape(part) -> str:
     return str(part).replace("~", "~0").replace("/", "~1")
 
 
+
+class SchemaTooLarge(SchemaError):
+    """The text is larger than the limit it was read with."""
+
+
+class SchemaEmpty(SchemaError):
+    """The text holds nothing but white space."""
+
+
 def pointer_join(parts) -> str:
     """JSON pointer of a path of keys and indexes: ``("paths", "/pets")`` -> ``/paths/~1pets``."""
     return "".join("/" + pointer_escape(p) for p in parts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .errors import SchemaError, pointer_join
+from .errors import SchemaEmpty, SchemaError, SchemaTooLarge, pointer_join
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -58,7 +58,7 @@ def load_text(text: str | bytes, *, max_bytes: int, max_depth: int, max_aliases:
     text = _checked_text(text, max_bytes)
     stripped = text.lstrip()
     if not stripped:
-        raise SchemaError("The schema is empty.")
+        raise SchemaEmpty("The schema is empty.")
     if stripped[0] in "{[":
         # Text that starts like JSON is read as JSON only: YAML would accept many broken JSON
         # documents (as flow style) and hide the real mistake.
@@ -70,7 +70,7 @@ def _checked_text(text: str | bytes, max_bytes: int) -> str:
     too_big = f"The schema is larger than the limit of {max_bytes:,} bytes."
     if isinstance(text, bytes | bytearray | memoryview):
         if len(text) > max_bytes:
-            raise SchemaError(too_big)
+            raise SchemaTooLarge(too_big)
         raw = bytes(text)
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
@@ -82,7 +82,7 @@ def _checked_text(text: str | bytes, max_bytes: int) -> str:
         raise SchemaError("The schema must be text.")
     # A character takes at least one byte in UTF-8 and at most four: encode only when in doubt.
     if len(text) > max_bytes or (len(text) * 4 > max_bytes and len(text.encode("utf-8", "surrogatepass")) > max_bytes):
-        raise SchemaError(too_big)
+        raise SchemaTooLarge(too_big)
     return text.removeprefix("\ufeff")
 
 

@@ -1,11 +1,13 @@
 """The operations of a document, each with a safe name and a standalone input schema."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import names
 from .convert import SchemaConverter
 from .errors import SchemaError, pointer_join
+from .outputs import OutputSchemas
 from .refs import lookup, resolve
+from .sendable import sendable, sendable_form
 
 METHODS_3 = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 METHODS_2 = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -31,6 +33,10 @@ class ParsedOperation:
     request_body: dict | None
     security: list[dict] | None
     servers: list[str]
+    # JSON Schema of what a call's result holds: {status_code, headers, body} (see outputs.py).
+    output_schema: dict = field(default_factory=dict)
+    # Why no supported credential can call the method ("" when one can; see security.py).
+    unusable_reason: str = ""
 
 
 def _text(value) -> str:
@@ -88,6 +94,8 @@ def collect_operations(document: dict, *, version: str, warnings: list[str], max
     dialect = "2.0" if swagger else version[:3]
     operation_names = _assign_names(raw_ops, warnings)
     global_security = document.get("security")
+    output_warnings: list[str] = []
+    outputs = OutputSchemas(document, dialect=dialect, warnings=output_warnings)
     result = []
     for (path, method, operation, item), parts, name in zip(raw_ops, resolved, operation_names, strict=True):
         where = ("paths", path, method)
@@ -102,6 +110,7 @@ def collect_operations(document: dict, *, version: str, warnings: list[str], max
         else:
             parameters, request_body = builder.openapi3(params, parts["request_body"])
         security = operation.get("security", global_security)
+        produces = operation.get("produces", document.get("produces")) if swagger else None
         result.append(
             ParsedOperation(
                 method=method.upper(),
@@ -118,7 +127,13 @@ def collect_operations(document: dict, *, version: str, warnings: list[str], max
                 request_body=request_body,
                 security=_security(security, (*where, "security"), warnings),
                 servers=_servers(operation.get("servers") or item.get("servers")),
+                output_schema=outputs.for_operation(operation, produces=produces if type(produces) is list else None),
             )
+        )
+    if output_warnings:
+        unique = list(dict.fromkeys(output_warnings))
+        warnings.append(
+            f"Response schemas: {len(unique)} problem(s) repaired in what calls answer, such as: {unique[0][:300]}"
         )
     return result
 
@@ -224,7 +239,13 @@ class _InputBuilder:
         self.required: list[str] = []
 
     def input_schema(self) -> dict:
-        return {"type": "object", "properties": self.properties, "required": self.required}
+        # The top level's names are ours: an argument of another name is a mistake, refused by name.
+        return {
+            "type": "object",
+            "properties": self.properties,
+            "required": self.required,
+            "additionalProperties": False,
+        }
 
     def _property_name(self, name: str, location: str) -> str:
         if name not in self.properties and name != BODY_PROPERTY:
@@ -280,6 +301,14 @@ class _InputBuilder:
             explode = param.get("explode")
             if type(explode) is not bool:
                 explode = style == "form"
+            schema = sendable(
+                schema,
+                location=location,
+                required=required,
+                allow_empty=param.get("allowEmptyValue") is True,
+                content=content_type is not None,
+                style=style,
+            )
             entry = {
                 "name": param["name"],
                 "in": location,
@@ -314,10 +343,12 @@ class _InputBuilder:
         if type(converted) is dict and type(request_body.get("description")) is str and "description" not in converted:
             converted = {**converted, "description": request_body["description"]}
         required = request_body.get("required") is True
+        encoding = media.get("encoding")
+        if content_type.split(";", 1)[0].strip().lower() in (FORM_URLENCODED, MULTIPART):
+            sendable_form(converted, encoding=encoding if type(encoding) is dict else {})
         self.properties[BODY_PROPERTY] = converted
         if required:
             self.required.append(BODY_PROPERTY)
-        encoding = media.get("encoding")
         return {
             "content_type": content_type,
             "required": required,
@@ -365,6 +396,9 @@ class _InputBuilder:
                 continue
             required = param.get("required") is True or location == "path"
             style, explode = _collection_style(param, location, at, self.warnings)
+            schema = sendable(
+                schema, location=location, required=required, allow_empty=param.get("allowEmptyValue") is True
+            )
             parameters.append(
                 {
                     "name": param["name"],
@@ -383,7 +417,13 @@ class _InputBuilder:
                 content_type = FORM_URLENCODED
             else:
                 content_type = MULTIPART if has_file else FORM_URLENCODED
-            self.properties[BODY_PROPERTY] = {"type": "object", "properties": form_fields, "required": form_required}
+            self.properties[BODY_PROPERTY] = {
+                "type": "object",
+                "properties": form_fields,
+                "required": form_required,
+                "additionalProperties": False,
+            }
+            sendable_form(self.properties[BODY_PROPERTY], encoding={})
             if form_required:
                 self.required.append(BODY_PROPERTY)
             body = {

@@ -7,6 +7,7 @@ from .errors import SchemaError, pointer_join
 from .loader import load_text, normalize_yaml
 from .operations import ParsedOperation, collect_operations, server_url
 from .refs import lookup, scan_document
+from .security import alternative_problem, unusable_reason
 from .validation import validate_document
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -57,6 +58,9 @@ def parse_schema(
     scan_document(document, warnings)
     warnings.extend(validate_document(document, dialect))
     operations = collect_operations(document, version=dialect, warnings=warnings, max_operations=max_operations)
+    unsupported: dict[str, str] = {}
+    security_schemes = _security_schemes(document, dialect, warnings, unsupported)
+    _mark_unusable(operations, security_schemes, unsupported, warnings)
     info = document.get("info") if type(document.get("info")) is dict else {}
     return ParsedSchema(
         openapi_version=version,
@@ -65,7 +69,7 @@ def parse_schema(
         title=_text(info.get("title")),
         description=_text(info.get("description")),
         servers=_document_servers(document, dialect),
-        security_schemes=_security_schemes(document, dialect, warnings),
+        security_schemes=security_schemes,
         operations=operations,
         warnings=warnings,
     )
@@ -136,7 +140,41 @@ def _document_servers(document: dict, dialect: str) -> list[str]:
     return [server_url(s) for s in servers if type(s) is dict and type(s.get("url")) is str]
 
 
-def _security_schemes(document: dict, dialect: str, warnings: list[str]) -> list[dict]:
+def _mark_unusable(operations, security_schemes, unsupported, warnings: list[str]) -> None:
+    """Mark the methods no supported credential can call (``unusable_reason``), with one warning
+    per distinct reason, and one per alternative that can never be met (two schemes in one header)."""
+    by_name: dict[str, dict] = {}
+    for entry in security_schemes:
+        by_name.setdefault(entry["scheme_name"], entry)
+    reasons: dict[str, list[str]] = {}
+    conflicts: dict[str, list[str]] = {}
+    for operation in operations:
+        operation.unusable_reason = unusable_reason(operation.security, by_name, unsupported)
+        key = f"{operation.method} {operation.path}"
+        if operation.unusable_reason:
+            reasons.setdefault(operation.unusable_reason, []).append(key)
+        for alternative in operation.security or []:
+            problem = alternative_problem(alternative, by_name, {}) if alternative else ""
+            if "both need" in problem:
+                conflicts.setdefault(problem, []).append(key)
+    for problem, keys in conflicts.items():
+        warnings.append(
+            f"A security requirement can never be met: {problem}; it is refused for "
+            f"{_count(keys)} ({_examples(keys)})."
+        )
+    for reason, keys in reasons.items():
+        warnings.append(f"{_count(keys)} can never be called ({_examples(keys)}): {reason}")
+
+
+def _count(keys: list[str]) -> str:
+    return f"{len(keys)} method{'s' if len(keys) != 1 else ''}"
+
+
+def _examples(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def _security_schemes(document: dict, dialect: str, warnings: list[str], unsupported: dict | None = None) -> list[dict]:
     if dialect == "2.0":
         schemes = document.get("securityDefinitions")
         base = ("securityDefinitions",)
@@ -156,8 +194,15 @@ def _security_schemes(document: dict, dialect: str, warnings: list[str]) -> list
                 scheme = None
         if type(scheme) is not dict:
             warnings.append(f"at {where}: not a security scheme; skipped")
+            if unsupported is not None:
+                unsupported[name] = "is not a security scheme"
             continue
-        result.extend(_scheme_entries(name, scheme, dialect, where, warnings))
+        before = len(warnings)
+        entries = _scheme_entries(name, scheme, dialect, where, warnings)
+        if not entries and unsupported is not None:
+            said = "; ".join(w.split(": ", 1)[-1].removesuffix("; skipped") for w in warnings[before:])
+            unsupported[name] = f"is not supported ({said})" if said else "is not supported"
+        result.extend(entries)
     return result
 
 

@@ -358,6 +358,8 @@ def _form_body(value, encoding: dict) -> bytes:
         raise styles.StyleError("a form body must be an object")
     pieces: list[str] = []
     for key, item in value.items():
+        if item is None:
+            continue
         enc = encoding.get(key) or {}
         if enc.get("contentType") and isinstance(item, (dict, list)):
             pieces.append(f"{styles.encode(key)}={styles.encode(styles.scalar(item))}")
@@ -379,6 +381,8 @@ def _multipart_body(value, encoding: dict, boundary: str) -> bytes:
         raise styles.StyleError("a multipart body must be an object")
     out = bytearray()
     for key, item in value.items():
+        if item is None:
+            continue
         enc = encoding.get(key) or {}
         items = item if isinstance(item, list) and not enc.get("contentType", "").endswith("json") else [item]
         for part in items:
@@ -448,11 +452,15 @@ def build_request(
         location = param.get("in", "query")
         prop = param.get("property") or name
         where = f"arguments.{prop}"
-        if prop not in arguments:
+        value = arguments.get(prop)
+        # A null, like an empty list or object outside a path, is an undefined value (RFC 6570),
+        # which is left out of the request.
+        if value is None or (location != "path" and styles._is_empty(value) and not param.get("content_type")):
             if param.get("required") or location == "path":
-                errors.setdefault(where, []).append("this argument is required")
+                errors.setdefault(where, []).append(
+                    "this argument is required" if value is None else "this argument cannot be empty"
+                )
             continue
-        value = arguments[prop]
         if param.get("content_type"):
             value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         explode = param.get("explode")

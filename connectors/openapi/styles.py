@@ -47,6 +47,28 @@ def _pairs(value: dict) -> list[tuple[str, str]]:
     return [(str(k), scalar(v)) for k, v in value.items()]
 
 
+def _is_empty(value) -> bool:
+    return isinstance(value, dict | list) and not value
+
+
+def _deep_pairs(value, prefix: str = "") -> list[tuple[str, str]]:
+    """``deepObject`` beyond what OpenAPI defines (one level of primitive values), as the APIs that
+    use it read it (Stripe, Rails, PHP): nested objects as nested brackets (``card[address][city]``),
+    arrays by index (``expand[0]=a&expand[1]=b``). Empty objects and arrays, and nulls, are left
+    out, as RFC 6570 leaves out undefined values. Brackets are percent-encoded (``%5B``, ``%5D``),
+    which every server decodes before reading them."""
+    if isinstance(value, dict):
+        items = [(encode(str(k)), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return [] if value is None else [(prefix, scalar(value))]
+    pairs: list[tuple[str, str]] = []
+    for key, item in items:
+        pairs.extend(_deep_pairs(item, f"{prefix}%5B{key}%5D"))
+    return pairs
+
+
 def serialize_path(name: str, value, *, style: str = "simple", explode: bool = False) -> str:
     """A path parameter's text, ready to put in place of ``{name}`` in the path."""
     style = style or "simple"
@@ -96,9 +118,11 @@ def serialize_query(
 
     key = encode(name)
     if style == "deepObject":
-        if not isinstance(value, dict):
-            raise StyleError("style deepObject needs an object")
-        return [f"{key}%5B{encode(k)}%5D={e(v)}" for k, v in _pairs(value)]
+        # A primitive value (an API's "a number or a range object", say) goes as form style does.
+        return [f"{key}{brackets}={e(text)}" for brackets, text in _deep_pairs(value)]
+    if _is_empty(value):
+        # RFC 6570: an empty list or object is undefined, and an undefined value is left out.
+        return []
     if isinstance(value, list):
         items = [e(scalar(v)) for v in value]
         if explode:

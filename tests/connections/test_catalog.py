@@ -12,8 +12,9 @@ from urllib.parse import quote
 import pytest
 from django.utils import timezone
 
+from accesscontrol.services import connector_catalog_create
 from connections import services
-from connections.catalog import CATALOG
+from connectors.catalog import CATALOG
 from connectors.models import IntegrationType
 from integrations_platform.errors import ApplicationError
 from tests.connections.conftest import prepare_call, send_call
@@ -43,8 +44,8 @@ def call(connection, operation_name, *, path=None, query=(), json_body=None, raw
 
 
 def _make(org, admin, key, settings, secret, config=None, name=None):
-    connector = services.connector_create_from_catalog(
-        organisation=org, catalog_key=key, name=name or CATALOG[key].name, settings=settings, created_by=admin
+    connector = connector_catalog_create(
+        actor=admin, organisation=org, catalog=key, name=name or CATALOG[key].name, settings=settings
     )
     connection = services.catalog_connection_create(
         connector=connector, name="Main", created_by=admin, config=config or {}, secret=secret
@@ -75,8 +76,8 @@ def _connect_oauth(connection, admin):
     ],
 )
 def test_each_template_imports(org, platform_admin, key, settings, operations, scheme_kind):
-    connector = services.connector_create_from_catalog(
-        organisation=org, catalog_key=key, name=key, settings=settings, created_by=platform_admin
+    connector = connector_catalog_create(
+        actor=platform_admin, organisation=org, catalog=key, name=key, settings=settings
     )
     assert connector.integration_type_id == key
     assert set(connector.operations.values_list("name", flat=True)) == operations
@@ -109,24 +110,24 @@ def test_catalog_bad_settings(org, platform_admin, key, settings, field):
     from connectors.models import Connector
 
     with pytest.raises(ApplicationError) as exc:
-        services.connector_create_from_catalog(
-            organisation=org, catalog_key=key, name="x", settings=settings, created_by=platform_admin
-        )
+        connector_catalog_create(
+        actor=platform_admin, organisation=org, catalog=key, name="x", settings=settings
+    )
     assert field in exc.value.field_errors
     assert not Connector.objects.exists()
 
 
 def test_catalog_refused_when_switched_off_or_not_admin(org, platform_admin, designer):
     with pytest.raises(ApplicationError) as exc:
-        services.connector_create_from_catalog(
-            organisation=org, catalog_key="slack", name="s", settings={}, created_by=designer
-        )
+        connector_catalog_create(
+        actor=designer, organisation=org, catalog="slack", name="s", settings={}
+    )
     assert exc.value.status_code == 403
     IntegrationType.objects.filter(pk="slack").update(enabled=False)
     with pytest.raises(ApplicationError) as exc:
-        services.connector_create_from_catalog(
-            organisation=org, catalog_key="slack", name="s", settings={}, created_by=platform_admin
-        )
+        connector_catalog_create(
+        actor=platform_admin, organisation=org, catalog="slack", name="s", settings={}
+    )
     assert "switched off" in exc.value.message
 
 

@@ -168,6 +168,11 @@ def test_hostile_schemas_get_a_form_error_next_to_the_schema_and_nothing_saved(
     admin_client_for, platform_admin, org, name
 ):
     response = admin_client_for(platform_admin).post(ADD, form_data(org, openapi_schema=hostile(name)))
+    if name == "fifty_megabytes":
+        # Above the server's own limit: the plain 413 page (see the tests below).
+        assert response.status_code == 413
+        assert counts() == (0, 0, 0, 0)
+        return
     assert response.status_code == 400
     form = response.context["form"]
     assert form.errors.get("openapi_schema"), form.errors
@@ -187,46 +192,60 @@ def test_schema_errors_say_where(admin_client_for, platform_admin, org):
     assert response.content.decode().count("errorlist") >= 1
 
 
-def test_a_50_mb_upload_is_a_form_error(admin_client_for, platform_admin, org):
+def test_a_50_mb_upload_is_answered_413_and_saves_nothing(admin_client_for, platform_admin, org):
+    """Above the server's limit (DATA_UPLOAD_MAX_MEMORY_SIZE): a plain 413 page, before the body is read."""
     upload = SimpleUploadedFile("big.json", hostile("fifty_megabytes").encode(), content_type="application/json")
     response = admin_client_for(platform_admin).post(ADD, {**form_data(org, openapi_schema=""), "schema_file": upload})
-    assert response.status_code == 400
-    assert "bytes accepted" in str(response.context["form"].errors)
+    assert response.status_code == 413
+    assert "larger than this server accepts" in response.content.decode()
     assert counts() == (0, 0, 0, 0)
 
 
 def test_a_schema_just_over_the_limit_is_a_form_error(admin_client_for, platform_admin, org, settings):
+    """Within the server's limit but above the schema's: the one size check (the parser) says so
+    next to the schema field."""
     settings.OPENAPI_MAX_SCHEMA_BYTES = 1000
     response = admin_client_for(platform_admin).post(ADD, form_data(org, openapi_schema=" " * 1001 + "{}"))
     assert response.status_code == 400
-    assert "bytes accepted" in str(response.context["form"].errors["openapi_schema"])
+    assert "1,000 bytes accepted" in str(response.context["form"].errors["openapi_schema"])
     assert counts() == (0, 0, 0, 0)
 
 
-def test_a_post_above_djangos_limit_is_a_form_error_even_with_csrf_checks(platform_admin, org, settings):
-    """The CSRF middleware is the first to read the body; without the connector middleware before
-    it, Django would answer a bare 400 page."""
+def test_an_uploaded_schema_over_the_limit_is_a_form_error_too(admin_client_for, platform_admin, org, settings):
+    settings.OPENAPI_MAX_SCHEMA_BYTES = 1000
+    upload = SimpleUploadedFile("big.json", b" " * 1001 + b"{}", content_type="application/json")
+    response = admin_client_for(platform_admin).post(ADD, {**form_data(org, openapi_schema=""), "schema_file": upload})
+    assert response.status_code == 400
+    assert "1,000 bytes accepted" in str(response.context["form"].errors["openapi_schema"])
+
+
+def test_a_post_above_djangos_limit_is_a_plain_413_page_with_csrf_checks_in_force(platform_admin, org, settings):
+    """No check is skipped for it (the former middleware skipped CSRF for such posts): the answer
+    is a plain 413 page, and a post within the limit without a CSRF token is still refused."""
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5000
     client = Client(enforce_csrf_checks=True)
     client.force_login(platform_admin)
     response = client.post(ADD, form_data(org, openapi_schema="x" * 6000))
-    assert response.status_code == 400
-    assert "bytes accepted" in str(response.context["form"].errors["openapi_schema"])
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/html")
+    assert "At most 5,000 bytes are accepted; nothing was saved." in response.content.decode()
+    assert client.post(ADD, form_data(org, openapi_schema="x")).status_code == 403
     assert counts() == (0, 0, 0, 0)
 
 
-def test_the_view_also_catches_request_data_too_big_itself(settings):
-    """Without the middleware (another URL layout, say), reading the body raises RequestDataTooBig
-    in the view, which catches it and leaves an empty POST behind."""
+def test_a_body_too_large_without_a_length_is_answered_413_too(settings):
+    """A body whose size Django finds out only by reading it reaches the 400 handler as
+    RequestDataTooBig, which answers 413 like the middleware."""
+    from django.core.exceptions import RequestDataTooBig
     from django.test import RequestFactory
 
-    from connectors.admin import post_too_big
+    from integrations_platform.middleware import bad_request
 
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5000
-    request = RequestFactory().post(ADD, {"openapi_schema": "x" * 6000})
-    assert post_too_big(request) is True
-    assert not request.POST
-    assert post_too_big(RequestFactory().post(ADD, {"openapi_schema": "x"})) is False
+    response = bad_request(RequestFactory().post(ADD), RequestDataTooBig("too big"))
+    assert response.status_code == 413
+    assert bad_request(RequestFactory().post(ADD), ValueError("other")).status_code == 400
+    api = bad_request(RequestFactory().post("/api/v1/connectors/"), RequestDataTooBig("too big"))
+    assert api.status_code == 413 and api["Content-Type"] == "application/json"
 
 
 @pytest.mark.parametrize(
@@ -368,9 +387,12 @@ def test_hostile_reimports_are_form_errors(admin_client_for, platform_admin, con
     url = reverse("admin:connectors_connector_import_schema", args=[connector.pk])
     before = counts()
     response = admin_client_for(platform_admin).post(url, {"openapi_schema": hostile(name)})
+    assert counts() == before
+    if name == "fifty_megabytes":
+        assert response.status_code == 413  # above the server's own limit
+        return
     assert response.status_code == 400
     assert response.context["form"].errors.get("openapi_schema")
-    assert counts() == before
 
 
 def test_import_for_a_missing_connector_redirects(admin_client_for, platform_admin):
@@ -440,7 +462,7 @@ def test_an_oversized_post_to_the_connector_page_saves_nothing(admin_client_for,
     response = admin_client_for(platform_admin).post(
         change_url(connector), {"name": "Renamed", "description": "d" * 6000}, follow=True
     )
-    assert response.status_code == 200
+    assert response.status_code == 413
     assert "larger than this server accepts" in response.content.decode()
     connector.refresh_from_db()
     assert connector.name == "Pet store"

@@ -28,7 +28,9 @@ QUERY_TABLE = [
     ("form", True, "color=", "color=blue", "color=blue&color=black&color=brown", "R=100&G=200&B=150"),
     ("spaceDelimited", False, None, None, "color=blue%20black%20brown", "color=R%20100%20G%20200%20B%20150"),
     ("pipeDelimited", False, None, None, "color=blue|black|brown", "color=R|100|G|200|B|150"),
-    ("deepObject", True, None, None, None, "color%5BR%5D=100&color%5BG%5D=200&color%5BB%5D=150"),
+    # deepObject arrays are undefined in OpenAPI; built as the APIs using them read them (expand[0]=a).
+    ("deepObject", True, "color=", "color=blue", "color%5B0%5D=blue&color%5B1%5D=black&color%5B2%5D=brown",
+     "color%5BR%5D=100&color%5BG%5D=200&color%5BB%5D=150"),
 ]
 
 

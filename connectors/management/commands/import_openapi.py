@@ -5,6 +5,9 @@ version of the existing connector of that name. Prints a progress line for each 
 (methods, seconds, warnings). Any refusal (bad schema, missing or unreadable file, duplicate name,
 unknown organisation) exits with status 1 and one line on stderr, never a traceback.
 
+Like the admin and the API, a command is a way in from outside: a new version goes through the
+access-control service that keeps method rights in step (``connector_schema_import``).
+
 Running the command stands for the acknowledgement of the admin form: the operator who runs it
 takes on the responsibilities of integrating the tool; it is recorded without a user.
 """
@@ -16,10 +19,11 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accesscontrol.services import connector_schema_import
 from accounts.models import Organisation
 from accounts.services import organisation_get_or_create_default
 from connectors.models import Connector
-from connectors.services import connector_create_from_openapi, connector_import_schema, schema_parse
+from connectors.services import connector_create_from_openapi, schema_parse
 from integrations_platform.errors import ApplicationError
 
 
@@ -60,8 +64,7 @@ class Command(BaseCommand):
             raise CommandError(f"Not a file: {path}") from None
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from None
-        if len(data) > limit:
-            raise CommandError(f"{path}: the schema is larger than the {limit:,} bytes accepted.")
+        # One byte past the limit is enough: the size is checked where every schema is (schema_parse).
         return data
 
     def _organisation(self, slug: str) -> Organisation:
@@ -83,7 +86,7 @@ class Command(BaseCommand):
             connector = Connector.objects.filter(organisation=organisation, name=options["name"]).first()
             if connector is None:
                 raise CommandError(f"No connector named {options['name']!r} in {organisation.slug}.")
-            version = connector_import_schema(connector=connector, schema_text=data, imported_by=None, parsed=parsed)
+            version = connector_schema_import(connector=connector, schema_text=data, actor=None, parsed=parsed)
         else:
             connector, version = connector_create_from_openapi(
                 organisation=organisation,

@@ -148,7 +148,11 @@ def test_parameters_without_a_schema_default_to_string():
         }
     }
     result = parse(openapi3(paths))
-    assert result.operations[0].input_schema["properties"] == {"q": {"type": "string"}, "n": {"type": "string"}}
+    # A query string without allowEmptyValue is never empty (see sendable.py).
+    assert result.operations[0].input_schema["properties"] == {
+        "q": {"type": "string", "minLength": 1},
+        "n": {"type": "string", "minLength": 1},
+    }
     assert "at /paths/~1a/get/parameters/0: parameter 'q' has no schema; read as a string" in result.warnings
     assert "at /paths/~1a/get/parameters/1/schema: schema is null; removed" in result.warnings
 
@@ -281,7 +285,8 @@ def test_openapi_30_nullable_and_exclusive_bounds():
     body = parse(openapi3(paths)).operations[0].input_schema["properties"]["body"]["properties"]
     assert body["a"] == {"type": ["string", "null"]}
     assert body["b"] == {"type": "integer", "exclusiveMinimum": 1, "maximum": 9}
-    assert body["c"] == {"anyOf": [{"allOf": [{"type": "string"}]}, {"type": "null"}]}
+    # Without a type beside it, nullable does nothing (OpenAPI 3.0.3).
+    assert body["c"] == {"allOf": [{"type": "string"}]}
     assert body["d"] == {"type": ["string", "null"], "enum": ["x", None]}
 
 
@@ -341,7 +346,12 @@ def test_swagger_20_parameters_body_and_form():
     assert result.openapi_version == "2.0"
     assert result.servers == ["https://api.example.com/v2", "http://api.example.com/v2"]
     update = op(result, "updatePet")
-    assert update.input_schema["properties"]["id"] == {"type": "integer", "format": "int64"}
+    assert update.input_schema["properties"]["id"] == {
+        "type": "integer",
+        "format": "int64",
+        "minimum": -(2**63),
+        "maximum": 2**63 - 1,
+    }
     assert update.input_schema["properties"]["body"] == {"type": ["object", "null"]}
     assert update.request_body == {
         "content_type": "application/json",
@@ -358,6 +368,7 @@ def test_swagger_20_parameters_body_and_form():
         "type": "object",
         "properties": {"photo": {"type": "string", "format": "binary"}, "caption": {"type": "string"}},
         "required": ["photo"],
+        "additionalProperties": False,
     }
     assert upload.input_schema["required"] == ["id", "body"]
     rename = op(result, "renamePet")

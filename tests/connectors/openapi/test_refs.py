@@ -7,7 +7,7 @@ import threading
 import jsonschema
 import pytest
 
-from connectors.openapi import SchemaError
+from connectors.openapi import SchemaError, sendable
 
 from .conftest import op, openapi3, parse, swagger2
 
@@ -81,7 +81,7 @@ def test_refs_in_parameters_bodies_and_nested_schemas():
     assert schema == {
         "type": "object",
         "properties": {
-            "limit": {"type": "string", "enum": ["a", "b"]},
+            "limit": {"type": "string", "enum": ["a", "b"], "minLength": 1},
             "body": {
                 "type": "object",
                 "required": ["name"],
@@ -89,6 +89,7 @@ def test_refs_in_parameters_bodies_and_nested_schemas():
             },
         },
         "required": ["body"],
+        "additionalProperties": False,
     }
     # The stored document keeps its references (the input schemas stand alone).
     assert result.document["paths"]["/pets"]["parameters"] == [{"$ref": "#/components/parameters/Alias"}]
@@ -193,7 +194,7 @@ def test_swagger_definitions_and_parameters():
     )
     schema = parse(doc).operations[0].input_schema
     assert schema["properties"]["body"] == {"type": "object", "properties": {"name": {"type": "string"}}}
-    assert schema["properties"]["X-Trace"] == {"type": "string"}
+    assert schema["properties"]["X-Trace"] == {"type": "string", "not": sendable.HEADER_UNSENDABLE}
 
 
 @pytest.mark.parametrize(

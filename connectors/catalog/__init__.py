@@ -2,7 +2,10 @@
 
 Each service is a small OpenAPI document of its most used methods (``schemas/<key>.yaml``, written
 from the service's public documentation), its settings (what an administrator fills in), how the
-base URL follows from them, and the credential a connection to it needs.
+base URL follows from them, and the credential a connection to it needs. A catalog connector is
+created by ``connectors.services.connector_create_from_catalog`` like any other connector (its
+document goes through the same import); its first connection by
+``connections.services.catalog_connection_create``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from connections.kinds import FieldSpec, Kind
+from connectors.fields import FieldSpec, check_value
+from connectors.models import AuthSchemeConfig
 from integrations_platform.errors import ApplicationError
+
+Kind = AuthSchemeConfig.Kind
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 WEBHOOK_METHODS = ("POST", "PUT", "PATCH")
@@ -135,8 +141,6 @@ def catalog_service(key: str) -> CatalogService:
 
 def settings_clean(service: CatalogService, values: dict | None) -> dict:
     """Check the service's settings; errors name ``settings.<field>``, never echo values."""
-    from connections.kinds import _check_value
-
     values = values or {}
     if not isinstance(values, dict):
         raise ApplicationError("Invalid settings.", field_errors={"settings": ["Must be an object."]})
@@ -147,7 +151,7 @@ def settings_clean(service: CatalogService, values: dict | None) -> dict:
         errors["settings"] = [f"Unknown field(s): {', '.join(unknown[:10])}."]
     clean = {}
     for spec in service.settings:
-        value = _check_value(spec, values.get(spec.name), "settings", errors)
+        value = check_value(spec, values.get(spec.name), "settings", errors)
         if spec.type == "scopes" and not value and spec.default:
             value = list(spec.default)
         if value not in (None, "", []):
